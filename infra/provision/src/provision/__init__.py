@@ -1,0 +1,1 @@
+"""The init container: wait for the broker, create the topic, exit 0. Idempotent."""

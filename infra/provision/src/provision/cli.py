@@ -1,0 +1,30 @@
+"""`provision`: wait for Kafka, create the topic; a second run changes nothing."""
+
+from __future__ import annotations
+
+import click
+from confluent_kafka.admin import AdminClient
+
+from playground import logs
+from playground.cli import load_settings
+from playground.kafka import admin_config
+from provision import settings
+from provision.topics import TopicMismatch, ensure_topic, wait_for_broker
+
+
+@click.command()
+@click.option("--partitions", type=int, help="[env TOPIC_PARTITIONS, default 3]")
+@click.option("--replication-factor", type=int, help="[env TOPIC_REPLICATION_FACTOR, default 1]")
+def main(partitions: int | None, replication_factor: int | None) -> None:
+    """Create the playground's topic if it does not exist."""
+    config = load_settings(
+        settings.read,
+        {"TOPIC_PARTITIONS": partitions, "TOPIC_REPLICATION_FACTOR": replication_factor},
+    )
+    logs.configure(config.log, static={"service": "provision"})
+    admin = AdminClient(admin_config(config.kafka, "provision"))
+    try:
+        wait_for_broker(admin, config.wait_s)
+        ensure_topic(admin, config.kafka.topic, config.partitions, config.replication_factor)
+    except (TimeoutError, TopicMismatch) as exc:
+        raise click.ClickException(str(exc)) from None

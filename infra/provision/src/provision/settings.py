@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from environs import Env
+
+from playground.settings import KafkaSettings, LogSettings, at_least, kafka_settings, log_settings
+
+
+@dataclass(frozen=True)
+class ProvisionSettings:
+    kafka: KafkaSettings
+    log: LogSettings
+    partitions: int
+    replication_factor: int
+    wait_s: float
+
+
+def read(env: Env) -> ProvisionSettings:
+    return ProvisionSettings(
+        kafka=kafka_settings(env),
+        log=log_settings(env),
+        partitions=env.int("TOPIC_PARTITIONS", 3, validate=at_least(1)),
+        replication_factor=env.int("TOPIC_REPLICATION_FACTOR", 1, validate=at_least(1)),
+        wait_s=env.float("PROVISION_WAIT_S", 60.0, validate=at_least(0)),
+    )

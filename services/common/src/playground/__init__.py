@@ -1,0 +1,1 @@
+"""Code both services share: settings, logging, the transaction model and Kafka clients."""

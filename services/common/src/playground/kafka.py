@@ -1,0 +1,49 @@
+"""librdkafka configurations for the playground's clients, built in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from playground.settings import KafkaSettings
+
+# Any, not str|int|...: librdkafka settings also take Python objects (the logger, callbacks).
+ClientConfig = dict[str, Any]
+
+
+def _base(kafka: KafkaSettings, client_id: str) -> ClientConfig:
+    return {
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "client.id": client_id,
+        # librdkafka's own log lines go through Python logging, in the service's format.
+        "logger": logging.getLogger("librdkafka"),
+        **kafka.client_config,
+    }
+
+
+def producer_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
+    return {
+        **_base(kafka, client_id),
+        # No duplicates or reordering from retries; implies acks=all.
+        "enable.idempotence": True,
+        # The Java client's partitioner: the same key lands on the same partition whichever
+        # client produced it (librdkafka's default, consistent_random, hashes differently).
+        "partitioner": "murmur2_random",
+        **kafka.client_config,
+    }
+
+
+def consumer_config(kafka: KafkaSettings, client_id: str, group_id: str) -> ClientConfig:
+    return {
+        **_base(kafka, client_id),
+        "group.id": group_id,
+        # Offsets are committed by hand, after the pipeline has processed a batch.
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        **kafka.client_config,
+    }
+
+
+def admin_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
+    return _base(kafka, client_id)

@@ -1,0 +1,115 @@
+"""Settings from the environment, validated all at once.
+
+Each service describes its settings as a function that reads an `environs.Env` in deferred
+mode; `load` runs it, seals the Env and turns every problem into one `SettingsError` that
+names each bad setting, its value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from environs import Env, EnvValidationError, validate
+
+T = TypeVar("T")
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(Exception):
+    """Every invalid setting, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+CLIENT_CONFIG_PREFIX = "KAFKA_CLIENT_"
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str
+    topic: str
+    # librdkafka properties passed through as they are, e.g. KAFKA_CLIENT_SECURITY_PROTOCOL=SSL
+    # -> security.protocol=SSL; see the README, "Connecting to another cluster".
+    client_config: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: LogFormat
+    level: str
+
+
+def kafka_settings(env: Env) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
+        topic=env.str("TOPIC", "transactions"),
+        client_config=client_config(os.environ),
+    )
+
+
+def client_config(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name.removeprefix(CLIENT_CONFIG_PREFIX).lower().replace("_", "."): value
+        for name, value in environ.items()
+        if name.startswith(CLIENT_CONFIG_PREFIX)
+    }
+
+
+def log_settings(env: Env) -> LogSettings:
+    return LogSettings(
+        format=env.str("LOG_FORMAT", "text", validate=one_of(LOG_FORMATS)),  # type: ignore[arg-type]
+        level=env.str("LOG_LEVEL", "INFO", validate=one_of(LOG_LEVELS)),
+    )
+
+
+def one_of(choices: tuple[str, ...]) -> validate.OneOf:
+    return validate.OneOf(choices, error=f"must be one of: {', '.join(choices)}")
+
+
+def at_least(minimum: float, *, inclusive: bool = True) -> validate.Range:
+    """A Range validator whose message says what is allowed."""
+    allowed = f"{minimum} or more" if inclusive else f"more than {minimum}"
+    return validate.Range(min=minimum, min_inclusive=inclusive, error=f"must be {allowed}")
+
+
+def load(read: Callable[[Env], T], overrides: Mapping[str, object | None] | None = None) -> T:
+    """Read settings with `read`; CLI `overrides` (None = not given) win over the environment.
+
+    Raises SettingsError listing every invalid setting.
+    """
+    # environs reads os.environ only, so CLI options are laid over it: one parser, one set of
+    # rules and one error report for both ways of setting a value.
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            os.environ[name] = str(value)
+    # An empty variable means "use the default": Compose passes `${VAR:-}` through as "".
+    for name in [n for n, v in os.environ.items() if v == ""]:
+        del os.environ[name]
+    env = Env(eager=False)
+    settings = read(env)
+    try:
+        env.seal()
+    except EnvValidationError as exc:
+        raise SettingsError(_describe(exc.error_messages)) from None
+    return settings
+
+
+def _describe(errors: Mapping[str, list[str]] | list[str]) -> list[str]:
+    if isinstance(errors, list):
+        return errors
+    lines = []
+    for name in sorted(errors):
+        messages = errors[name]
+        text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+        value = os.environ.get(name)
+        shown = "(not set)" if value is None else repr(value)
+        lines.append(f"{name}={shown}: {text}")
+    return lines

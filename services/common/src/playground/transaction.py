@@ -1,0 +1,118 @@
+"""The payment transaction: what the producer sends and the consumers process.
+
+On the wire it is a JSON object (UTF-8); the message key is the payer's account id, so all of
+one account's transactions land on one partition, in order, while many accounts spread the
+load evenly over the partitions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from faker import Faker
+
+CARD_NETWORKS = ("visa", "mastercard", "amex", "discover", "jcb", "unionpay")
+# A small set keeps the demo data readable; validation accepts exactly these.
+CURRENCIES = ("EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "BRL", "INR")
+ACCOUNTS = 1_000
+
+
+class InvalidTransaction(ValueError):
+    """The bytes are not a transaction this playground understands."""
+
+
+@dataclass(frozen=True)
+class Transaction:
+    transaction_id: str
+    account_id: str
+    amount: str
+    currency: str
+    payer: str
+    merchant: str
+    card_network: str
+    card_last4: str
+    country: str
+    created_at: str
+
+    @property
+    def key(self) -> bytes:
+        return self.account_id.encode()
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | None) -> Transaction:
+        """Parse the wire form: a JSON object with every field, each a string.
+
+        Whether the values make sense is `check`'s job (the consumer's `validate` step).
+        """
+        if raw is None:
+            raise InvalidTransaction("empty value")
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidTransaction(f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise InvalidTransaction("not a JSON object")
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - data.keys())
+        if missing:
+            raise InvalidTransaction(f"missing fields: {', '.join(missing)}")
+        wrong = sorted(n for n in names if not isinstance(data[n], str))
+        if wrong:
+            raise InvalidTransaction(f"fields must be strings: {', '.join(wrong)}")
+        return cls(**{n: data[n] for n in names})
+
+    def check(self) -> None:
+        """Raise InvalidTransaction unless every field holds a value of its kind."""
+        problems = []
+        try:
+            amount = Decimal(self.amount)
+            if amount <= 0 or amount.as_tuple().exponent != -2:
+                problems.append(f"amount {self.amount!r} is not a positive 2-decimal number")
+        except InvalidOperation:
+            problems.append(f"amount {self.amount!r} is not a number")
+        if self.currency not in CURRENCIES:
+            problems.append(f"currency {self.currency!r} is not one of {', '.join(CURRENCIES)}")
+        if self.card_network not in CARD_NETWORKS:
+            problems.append(f"card_network {self.card_network!r} is unknown")
+        if not (len(self.card_last4) == 4 and self.card_last4.isdigit()):
+            problems.append(f"card_last4 {self.card_last4!r} is not 4 digits")
+        if not (len(self.country) == 2 and self.country.isupper()):
+            problems.append(f"country {self.country!r} is not an ISO 3166 alpha-2 code")
+        try:
+            if datetime.fromisoformat(self.created_at).utcoffset() is None:
+                problems.append(f"created_at {self.created_at!r} has no time zone")
+        except ValueError:
+            problems.append(f"created_at {self.created_at!r} is not ISO-8601")
+        if problems:
+            raise InvalidTransaction("; ".join(problems))
+
+
+class TransactionFactory:
+    """Fake transactions; with a seed, the same sequence every run (but for `created_at`)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._fake = Faker()
+        if seed is not None:
+            self._fake.seed_instance(seed)
+
+    def __call__(self) -> Transaction:
+        fake = self._fake
+        return Transaction(
+            transaction_id=str(fake.uuid4()),
+            account_id=f"acct-{fake.random_int(1, ACCOUNTS):04d}",
+            amount=f"{fake.pydecimal(min_value=1, max_value=2_000, right_digits=2):.2f}",
+            currency=fake.random_element(CURRENCIES),
+            payer=fake.name(),
+            merchant=fake.company(),
+            card_network=fake.random_element(CARD_NETWORKS),
+            # Only the last four digits: a full card number never leaves the card holder.
+            card_last4=fake.credit_card_number()[-4:],
+            country=fake.country_code(),
+            created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        )

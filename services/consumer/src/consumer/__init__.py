@@ -1,0 +1,1 @@
+"""The consumer: batches from Kafka through a pipeline, offsets committed by hand."""

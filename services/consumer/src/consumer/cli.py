@@ -1,0 +1,62 @@
+"""`consumer`: one client of the playground (bravo, zulu, ...), in its consumer group."""
+
+from __future__ import annotations
+
+import click
+
+from consumer import settings
+from consumer.loop import ConsumerLoop
+from playground import logs
+from playground.cli import load_settings
+from playground.shutdown import StopFlag
+
+# Seed-style tags so the two clients are told apart at a glance in `docker compose logs`.
+MARKS = {"bravo": "🟣", "zulu": "🔵"}
+OTHER_MARKS = ("🟢", "🟠", "🟡", "🔴", "🟤", "⚪")
+
+
+def tag(client: str) -> str:
+    mark = MARKS.get(client) or OTHER_MARKS[sum(client.encode()) % len(OTHER_MARKS)]
+    return f"[client {mark} {client.upper()}] "
+
+
+@click.command()
+@click.option("--client", help="Client name, also the client.id. [env CLIENT, default bravo]")
+@click.option(
+    "--group", "group_id", help="Consumer group id. [env GROUP_ID, default test_group_<client>]"
+)
+@click.option("--batch-size", type=int, help="Messages per batch. [env BATCH_SIZE, default 3]")
+@click.option(
+    "--batch-max-wait",
+    "batch_max_wait_s",
+    type=float,
+    help="Seconds from a batch's first message until it is handed on anyway. "
+    "[env BATCH_MAX_WAIT_S, default 5]",
+)
+@click.option(
+    "--pipeline", help="Comma-separated steps. [env PIPELINE, default validate,enrich,score,log]"
+)
+def main(
+    client: str | None,
+    group_id: str | None,
+    batch_size: int | None,
+    batch_max_wait_s: float | None,
+    pipeline: str | None,
+) -> None:
+    """Consume transactions in batches, run the pipeline, commit offsets by hand."""
+    config = load_settings(
+        settings.read,
+        {
+            "CLIENT": client,
+            "GROUP_ID": group_id,
+            "BATCH_SIZE": batch_size,
+            "BATCH_MAX_WAIT_S": batch_max_wait_s,
+            "PIPELINE": pipeline,
+        },
+    )
+    logs.configure(
+        config.log,
+        tag=tag(config.client),
+        static={"service": "consumer", "client": config.client, "group_id": config.group_id},
+    )
+    ConsumerLoop(config, StopFlag().install()).run()

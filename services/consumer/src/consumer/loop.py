@@ -1,0 +1,170 @@
+"""The consumer loop: poll into a batch, run the pipeline, commit; follow the group's rebalances.
+
+Rebalance rules (at-least-once, nothing committed before it was processed):
+- revoked: finish the batch in hand and commit it, so the next owner starts where we stopped;
+- lost (our membership expired): drop what we hold from those partitions, commit nothing;
+- stop (SIGTERM/SIGINT): finish the batch in hand, commit, then close(), which leaves the group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from consumer.batching import Batch
+from consumer.checkpoint import Checkpoint
+from consumer.pipeline import Pipeline, Record
+from consumer.settings import ConsumerSettings
+from playground.kafka import consumer_config
+from playground.shutdown import StopFlag
+from playground.transaction import InvalidTransaction, Transaction
+
+log = logging.getLogger("consumer")
+
+POLL_S = 1.0  # the longest we block in consume(): how fast a stop request is noticed
+
+
+class ConsumerLoop:
+    def __init__(self, settings: ConsumerSettings, stop: StopFlag) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.pipeline = Pipeline(settings.pipeline)
+        self.batch: Batch[Message] = Batch(settings.batch_size, settings.batch_max_wait_s)
+        self.owned: set[int] = set()
+
+    def run(self) -> None:
+        s = self.settings
+        consumer = Consumer(consumer_config(s.kafka, s.client, s.group_id))
+        self.checkpoint = Checkpoint(consumer)
+        log.info(
+            "Starting consumer loop (group %s, batch size %d, max wait %gs, pipeline %s). "
+            "Ctrl+C to stop",
+            s.group_id,
+            s.batch_size,
+            s.batch_max_wait_s,
+            "→".join(s.pipeline),
+            extra={"event": "consumer_started"},
+        )
+        try:
+            consumer.subscribe(
+                [s.kafka.topic],
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            while not self.stop.is_set():
+                self._poll(consumer)
+                if self.batch.ready():
+                    self._process(self.batch.take())
+            # Stopping: the batch in hand was received, so finish it rather than drop it.
+            self._process(self.batch.take())
+        finally:
+            self.checkpoint.commit()  # the final commit, before close() leaves the group
+            consumer.close()
+            log.info(
+                "🛑 Consumer stopped; left group %s",
+                s.group_id,
+                extra={"event": "consumer_stopped"},
+            )
+
+    def _poll(self, consumer: Consumer) -> None:
+        wait = self.batch.time_left()
+        timeout = POLL_S if wait is None else min(wait, POLL_S)
+        for message in consumer.consume(num_messages=self.batch.room(), timeout=timeout):
+            error = message.error()
+            if error is None:
+                self.batch.add(message)
+            elif error.fatal():
+                raise KafkaException(error)
+            else:
+                log.warning("⚠️ %s", error, extra={"event": "consumer_error", "error": str(error)})
+
+    def _process(self, messages: list[Message]) -> None:
+        if not messages:
+            return
+        self.pipeline(decode(messages))
+        self.checkpoint.processed(messages)
+        ranges = offset_ranges(messages)
+        log.info(
+            "Received batch of %d transactions (%s)",
+            len(messages),
+            " ".join(
+                f"p{p}@{a}-{b}" if a != b else f"p{p}@{a}" for p, (a, b) in sorted(ranges.items())
+            ),
+            extra={"event": "batch_processed", "count": len(messages), "offsets": ranges},
+        )
+        self.checkpoint.commit()
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.owned |= {tp.partition for tp in partitions}
+        self._log_rebalance("assigned", "📥", partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._process(self.batch.take())
+        self.checkpoint.commit()
+        self.owned -= {tp.partition for tp in partitions}
+        self._log_rebalance("revoked", "📤", partitions)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = {tp.partition for tp in partitions}
+        dropped = self.batch.drop(lambda m: m.partition() in lost)
+        self.checkpoint.forget(partitions)
+        self.owned -= lost
+        self._log_rebalance("lost", "💥", partitions, dropped=dropped)
+
+    def _log_rebalance(
+        self, what: str, icon: str, partitions: list[TopicPartition], **fields: object
+    ) -> None:
+        moved = sorted(tp.partition for tp in partitions)
+        log.info(
+            "%s Partitions %s: %s (now owns %s)",
+            icon,
+            what,
+            moved,
+            sorted(self.owned),
+            extra={
+                "event": f"partitions_{what}",
+                "partitions": moved,
+                "owned": sorted(self.owned),
+                **fields,
+            },
+        )
+
+
+def decode(messages: Sequence[Message]) -> list[Record]:
+    records = []
+    for message in messages:
+        try:
+            transaction = Transaction.from_json(message.value())
+        except InvalidTransaction as exc:
+            log.warning(
+                "⚠️ Skipped undecodable message at partition %s offset %s: %s",
+                message.partition(),
+                message.offset(),
+                exc,
+                extra={
+                    "event": "record_invalid",
+                    "partition": message.partition(),
+                    "offset": message.offset(),
+                    "reason": str(exc),
+                },
+            )
+            continue
+        records.append(Record(message.partition() or 0, message.offset() or 0, transaction))
+    return records
+
+
+def offset_ranges(messages: Sequence[Message]) -> dict[int, list[int]]:
+    """{partition: [first_offset, last_offset]} of the messages in a batch."""
+    ranges: dict[int, list[int]] = defaultdict(list)
+    for message in messages:
+        offset = message.offset() or 0
+        span = ranges[message.partition() or 0]
+        if span:
+            span[0], span[1] = min(span[0], offset), max(span[1], offset)
+        else:
+            span.extend([offset, offset])
+    return dict(ranges)

@@ -1,0 +1,138 @@
+"""The processing pipeline: an ordered list of named steps, each a function over a batch.
+
+A step takes the batch's records and returns the records that go on to the next step (a
+step may drop records, e.g. `validate`). Register a new step with `@step("name")`; name it in
+PIPELINE to use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from playground.transaction import InvalidTransaction, Transaction
+
+log = logging.getLogger("consumer.pipeline")
+
+
+@dataclass
+class Record:
+    partition: int
+    offset: int
+    transaction: Transaction
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+Step = Callable[[list[Record]], list[Record]]
+STEPS: dict[str, Step] = {}
+
+
+def step(name: str) -> Callable[[Step], Step]:
+    def register(function: Step) -> Step:
+        STEPS[name] = function
+        return function
+
+    return register
+
+
+class UnknownStep(ValueError):
+    pass
+
+
+class Pipeline:
+    def __init__(self, names: Sequence[str]) -> None:
+        unknown = [n for n in names if n not in STEPS]
+        if unknown:
+            raise UnknownStep(f"unknown step(s) {', '.join(unknown)}; known: {', '.join(STEPS)}")
+        self.names = tuple(names)
+        self._steps = [STEPS[n] for n in names]
+
+    def __call__(self, records: list[Record]) -> list[Record]:
+        for function in self._steps:
+            records = function(records)
+        return records
+
+
+@step("validate")
+def validate(records: list[Record]) -> list[Record]:
+    """Drop transactions whose values are not of their kind (amount, currency, card...)."""
+    valid = []
+    for record in records:
+        try:
+            record.transaction.check()
+        except InvalidTransaction as exc:
+            log.warning(
+                "⚠️ Dropped invalid transaction %s: %s",
+                record.transaction.transaction_id,
+                exc,
+                extra={
+                    "event": "transaction_invalid",
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "reason": str(exc),
+                },
+            )
+            continue
+        valid.append(record)
+    return valid
+
+
+# Rough rates, good enough for a demo: what matters is that the step does some work.
+EUR_PER_UNIT = {
+    "EUR": Decimal("1"),
+    "USD": Decimal("0.92"),
+    "GBP": Decimal("1.17"),
+    "JPY": Decimal("0.0061"),
+    "CHF": Decimal("1.04"),
+    "CAD": Decimal("0.67"),
+    "AUD": Decimal("0.60"),
+    "SEK": Decimal("0.087"),
+    "BRL": Decimal("0.17"),
+    "INR": Decimal("0.011"),
+}
+
+
+@step("enrich")
+def enrich(records: list[Record]) -> list[Record]:
+    """Add the amount in euros."""
+    for record in records:
+        t = record.transaction
+        rate = EUR_PER_UNIT.get(t.currency)
+        record.notes["amount_eur"] = (
+            None if rate is None else (Decimal(t.amount) * rate).quantize(Decimal("0.01"))
+        )
+    return records
+
+
+@step("score")
+def score(records: list[Record]) -> list[Record]:
+    """A toy risk score in [0, 1]: large amounts score higher."""
+    for record in records:
+        amount = record.notes.get("amount_eur") or Decimal(record.transaction.amount)
+        assert isinstance(amount, Decimal)
+        record.notes["risk"] = float(min(amount / Decimal(2_000), Decimal(1)))
+    return records
+
+
+@step("log")
+def sink_log(records: list[Record]) -> list[Record]:
+    """The sink: one DEBUG line per transaction (LOG_LEVEL=DEBUG shows them)."""
+    if log.isEnabledFor(logging.DEBUG):
+        for record in records:
+            t = record.transaction
+            log.debug(
+                "💳 %s %s %s risk=%s",
+                t.transaction_id,
+                t.amount,
+                t.currency,
+                record.notes.get("risk"),
+                extra={
+                    "event": "transaction_processed",
+                    "transaction_id": t.transaction_id,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                },
+            )
+    return records
