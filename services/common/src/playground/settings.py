@@ -8,7 +8,8 @@ names each bad setting, its value and what is allowed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -85,21 +86,35 @@ def load(read: Callable[[Env], T], overrides: Mapping[str, object | None] | None
 
     Raises SettingsError listing every invalid setting.
     """
-    # environs reads os.environ only, so CLI options are laid over it: one parser, one set of
-    # rules and one error report for both ways of setting a value.
-    for name, value in (overrides or {}).items():
-        if value is not None:
-            os.environ[name] = str(value)
-    # An empty variable means "use the default": Compose passes `${VAR:-}` through as "".
-    for name in [n for n, v in os.environ.items() if v == ""]:
-        del os.environ[name]
-    env = Env(eager=False)
-    settings = read(env)
+    with _environment(overrides or {}):
+        env = Env(eager=False)
+        settings = read(env)
+        try:
+            env.seal()
+        except EnvValidationError as exc:
+            raise SettingsError(_describe(exc.error_messages)) from None
+        return settings
+
+
+@contextmanager
+def _environment(overrides: Mapping[str, object | None]) -> Iterator[None]:
+    """os.environ as settings see it, restored afterwards.
+
+    environs reads os.environ only, so CLI options are laid over it: one parser, one set of
+    rules and one error report for both ways of giving a value. An empty variable means
+    "use the default": Compose passes an unset `${VAR:-}` through as "".
+    """
+    saved = dict(os.environ)
     try:
-        env.seal()
-    except EnvValidationError as exc:
-        raise SettingsError(_describe(exc.error_messages)) from None
-    return settings
+        for name, value in overrides.items():
+            if value is not None:
+                os.environ[name] = str(value)
+        for name in [n for n, v in os.environ.items() if v == ""]:
+            del os.environ[name]
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _describe(errors: Mapping[str, list[str]] | list[str]) -> list[str]:

@@ -76,7 +76,10 @@ class ConsumerLoop:
         for message in consumer.consume(num_messages=self.batch.room(), timeout=timeout):
             error = message.error()
             if error is None:
-                self.batch.add(message)
+                # A message from a partition revoked during this consume() call was committed
+                # or will be read by its next owner: taking it would process it twice.
+                if message.partition() in self.owned:
+                    self.batch.add(message)
             elif error.fatal():
                 raise KafkaException(error)
             else:

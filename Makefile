@@ -1,0 +1,64 @@
+# Kafka consumer-group playground. `make help` lists the targets.
+# Every target that needs Docker or uv installs and starts what is missing (see infra/host/).
+
+SHELL := /bin/bash
+PROFILE ?= fanout
+export UV_PYTHON_DOWNLOADS := never
+COMPOSE := docker compose
+ALL_PROFILES := --profile fanout --profile shared
+UV = $(shell infra/host/ensure-uv.sh)
+
+.DEFAULT_GOAL := help
+.PHONY: help docker images play up down clean logs provision test unit e2e lint format
+
+help: ## List the targets
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+docker: ## Install and start Docker + Compose where missing (Debian hosts, as root)
+	@infra/host/ensure-docker.sh
+
+images: docker ## Official images if a registry answers, else build them offline; build the app image
+	@infra/images/ensure.sh
+	@$(COMPOSE) $(ALL_PROFILES) build -q
+
+play: images ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
+	$(COMPOSE) --profile $(PROFILE) up
+
+up: images ## Same as play, in the background; then `make logs`
+	$(COMPOSE) --profile $(PROFILE) up -d
+
+logs: ## Follow every service's logs
+	$(COMPOSE) $(ALL_PROFILES) logs -f
+
+provision: images ## Start the broker and create the topic only
+	$(COMPOSE) up provision
+
+down: ## Stop and remove the containers (the broker's data volume stays)
+	$(COMPOSE) $(ALL_PROFILES) down
+
+clean: ## Stop everything and delete the broker's data
+	$(COMPOSE) $(ALL_PROFILES) down -v
+
+# pytest exits 5 when it collected no test: for us that is a failure, not a pass.
+define pytest
+	@set +e; $(UV) run --locked pytest $(1); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+endef
+
+test: images ## Unit and end-to-end tests (real Kafka in Docker)
+	$(call pytest,tests)
+
+unit: ## Unit tests only: no Docker needed
+	$(call pytest,tests/unit)
+
+e2e: images ## End-to-end tests only, on the real stack
+	$(call pytest,-m e2e tests/e2e)
+
+lint: ## ruff, ruff format --check, mypy --strict
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy
+
+format: ## Apply ruff's fixes and formatting
+	$(UV) run --locked ruff check --fix .
+	$(UV) run --locked ruff format .

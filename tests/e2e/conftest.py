@@ -1,0 +1,57 @@
+"""e2e fixtures: one broker for the whole session; each test gets its own topic and groups."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.stack import Stack
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[Stack]:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0
+    ):
+        pytest.fail("e2e tests need a running Docker engine: run `make e2e` (it starts one)")
+    stack = Stack(project="kafka-playground-e2e", host_port=free_port())
+    stack.compose("down", "-v", "--remove-orphans")
+    stack.compose("--profile", "fanout", "--profile", "shared", "build", "-q")
+    stack.compose("up", "-d", "--wait", "kafka")
+    yield stack
+    stack.compose("--profile", "fanout", "--profile", "shared", "down", "-v", "--remove-orphans")
+
+
+@pytest.fixture
+def stack(broker: Stack, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The shared broker, with a topic and group ids of this test's own."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    broker.env = {
+        "TOPIC": f"e2e-{name}",
+        "BRAVO_GROUP_ID": f"{name}-bravo",
+        "ZULU_GROUP_ID": f"{name}-zulu",
+        "SHARED_GROUP_ID": f"{name}-shared",
+    }
+    try:
+        yield broker
+    finally:
+        broker.remove_services()
+        broker.env = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)

@@ -1,0 +1,171 @@
+"""Drive the playground's Compose stack from tests: bring services up, read their JSON logs,
+ask the broker (admin API, from the host) what the groups hold."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TypeVar
+
+import docker
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+Position = tuple[int, int]  # (partition, offset)
+ADMIN_TIMEOUT_S = 30
+
+
+def wait_until(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(0.5)
+
+
+@dataclass
+class Stack:
+    project: str
+    host_port: int
+    env: dict[str, str] = field(default_factory=dict)
+
+    # ---- Compose ----
+    def compose(
+        self, *args: str, check: bool = True, **extra_env: str
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "COMPOSE_PROJECT_NAME": self.project,
+            "KAFKA_HOST_PORT": str(self.host_port),
+            "LOG_FORMAT": "json",
+            **self.env,
+            **extra_env,
+        }
+        result = subprocess.run(
+            ["docker", "compose", *args],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=300,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"docker compose {' '.join(args)} failed "
+                f"({result.returncode}):\n{result.stderr}{result.stdout}"
+            )
+        return result
+
+    def up(self, *profiles: str, **extra_env: str) -> None:
+        flags = [arg for p in profiles for arg in ("--profile", p)]
+        self.compose(*flags, "up", "-d", "--no-build", **extra_env)
+
+    def remove_services(self) -> None:
+        """Stop and remove everything but the broker, which the tests share."""
+        self.compose(
+            "--profile",
+            "fanout",
+            "--profile",
+            "shared",
+            "rm",
+            "-sf",
+            "producer",
+            "consumer-bravo",
+            "consumer-zulu",
+            "consumer-bravo-shared",
+            "consumer-zulu-shared",
+            "provision",
+        )
+
+    def records(self, service: str) -> list[dict[str, Any]]:
+        out = self.compose(
+            "--profile",
+            "fanout",
+            "--profile",
+            "shared",
+            "logs",
+            "--no-color",
+            "--no-log-prefix",
+            service,
+        ).stdout
+        records = []
+        for line in out.splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
+
+    def events(self, service: str, event: str) -> list[dict[str, Any]]:
+        return [r for r in self.records(service) if r.get("event") == event]
+
+    def container(self, service: str) -> Any:
+        client = docker.from_env()
+        [found] = client.containers.list(
+            all=True,
+            filters={
+                "label": [
+                    f"com.docker.compose.project={self.project}",
+                    f"com.docker.compose.service={service}",
+                ]
+            },
+        )
+        return found
+
+    # ---- What the services reported ----
+    def sent(self) -> dict[Position, str]:
+        """(partition, offset) -> transaction id, from the producer's delivery reports."""
+        return {
+            (r["partition"], r["offset"]): r["transaction_id"]
+            for r in self.events("producer", "transaction_sent")
+        }
+
+    def processed(self, service: str) -> list[Position]:
+        """Every (partition, offset) the service's batches covered, repeats included."""
+        positions = []
+        for record in self.events(service, "batch_processed"):
+            for partition, (first, last) in record["offsets"].items():
+                positions.extend((int(partition), o) for o in range(first, last + 1))
+        return positions
+
+    # ---- The broker ----
+    @cached_property
+    def admin(self) -> AdminClient:
+        # Kept for the stack's lifetime: an AdminClient destroyed while a request is pending
+        # leaves that request's future waiting forever.
+        return AdminClient({"bootstrap.servers": f"localhost:{self.host_port}"})
+
+    def committed(self, group: str) -> dict[int, int]:
+        request = [ConsumerGroupTopicPartitions(group)]
+        result = self.admin.list_consumer_group_offsets(request)[group].result(
+            timeout=ADMIN_TIMEOUT_S
+        )
+        return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+
+    def end_offsets(self, topic: str, partitions: Iterable[int] = range(3)) -> dict[int, int]:
+        request = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}
+        futures = self.admin.list_offsets(request)
+        return {tp.partition: f.result(timeout=ADMIN_TIMEOUT_S).offset for tp, f in futures.items()}
+
+    def members(self, group: str) -> dict[str, list[int]]:
+        """client id -> partitions, for each member of the group."""
+        description = self.admin.describe_consumer_groups([group])[group].result(
+            timeout=ADMIN_TIMEOUT_S
+        )
+        return {
+            m.client_id: sorted(tp.partition for tp in m.assignment.topic_partitions)
+            for m in description.members
+        }

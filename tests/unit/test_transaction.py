@@ -1,0 +1,89 @@
+"""Transaction generation and the wire format's validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, replace
+
+import pytest
+
+from playground.transaction import CURRENCIES, InvalidTransaction, Transaction, TransactionFactory
+
+
+@pytest.fixture
+def transaction() -> Transaction:
+    return TransactionFactory(seed=7)()
+
+
+def test_generated_transactions_are_valid_and_unique() -> None:
+    make = TransactionFactory()
+    batch = [make() for _ in range(500)]
+    for t in batch:
+        t.check()
+        assert re.fullmatch(r"\d+\.\d{2}", t.amount)
+        assert t.currency in CURRENCIES
+        assert re.fullmatch(r"\d{4}", t.card_last4)
+        assert t.created_at.endswith("+00:00")
+    assert len({t.transaction_id for t in batch}) == 500
+    # The key spreads over many accounts, so it spreads over the partitions.
+    assert len({t.key for t in batch}) > 300
+
+
+def test_a_seed_gives_the_same_sequence_but_for_the_timestamps() -> None:
+    def ids(seed: int) -> list[tuple[str, str, str]]:
+        make = TransactionFactory(seed)
+        return [(t.transaction_id, t.amount, t.payer) for t in (make() for _ in range(20))]
+
+    assert ids(42) == ids(42)
+    assert ids(42) != ids(43)
+
+
+def test_round_trip_through_json(transaction: Transaction) -> None:
+    assert Transaction.from_json(transaction.to_json()) == transaction
+
+
+def test_no_full_card_number_is_ever_sent(transaction: Transaction) -> None:
+    assert not re.search(rb"\d{12,}", transaction.to_json())
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "empty value"),
+        (b"\xff\xfe", "not JSON"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"transaction_id": "x"}', "missing fields: account_id, amount"),
+    ],
+)
+def test_undecodable_values_say_why(raw: bytes | None, reason: str) -> None:
+    with pytest.raises(InvalidTransaction, match=reason):
+        Transaction.from_json(raw)
+
+
+def test_fields_of_the_wrong_type_are_named(transaction: Transaction) -> None:
+    data = asdict(transaction) | {"amount": 12.5, "card_last4": 1234}
+    with pytest.raises(InvalidTransaction, match="must be strings: amount, card_last4"):
+        Transaction.from_json(json.dumps(data).encode())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("amount", "-3.00", "not a positive 2-decimal number"),
+        ("amount", "3.5", "not a positive 2-decimal number"),
+        ("amount", "lots", "not a number"),
+        ("currency", "XXX", "currency 'XXX' is not one of"),
+        ("card_network", "diners-club-of-mars", "unknown"),
+        ("card_last4", "12345", "not 4 digits"),
+        ("country", "france", "not an ISO 3166"),
+        ("created_at", "yesterday", "not ISO-8601"),
+        ("created_at", "2026-01-01T10:00:00", "no time zone"),
+    ],
+)
+def test_check_names_each_bad_value(
+    transaction: Transaction, field: str, value: str, reason: str
+) -> None:
+    with pytest.raises(InvalidTransaction, match=reason):
+        replace(transaction, **{field: value}).check()
