@@ -6,7 +6,8 @@ PROFILE ?= fanout
 export UV_PYTHON_DOWNLOADS := never
 COMPOSE := docker compose
 ALL_PROFILES := --profile fanout --profile shared
-UV = $(shell infra/host/ensure-uv.sh)
+# Found (or installed) on first use only, so `make help` or `make down` never installs anything.
+UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
 
 .DEFAULT_GOAL := help
 .PHONY: help docker images play up down clean logs provision test unit e2e lint format

@@ -20,11 +20,8 @@ need_root() {
 engine_answers() { docker info >/dev/null 2>&1; }
 
 install_engine() {
-  command -v apt-get >/dev/null || die "no Docker engine and no apt-get: install Docker for your OS."
-  need_root "installing docker.io"
-  say "no Docker engine here: installing Debian's docker.io (one-off)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  say "no Docker engine here: installing one"
+  "$(dirname "$0")/apt-install.sh" docker.io dockerd || die "install Docker for your OS, then run again"
 }
 
 start_daemon() {

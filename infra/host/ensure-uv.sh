@@ -12,7 +12,8 @@ if [ ! -x "$home/bin/uv" ]; then
   printf '[ensure-uv] uv missing: installing uv==%s into %s\n' "$UV_VERSION" "$home" >&2
   if ! python3 -m venv "$home" >/dev/null 2>&1; then
     # Debian's python3 comes without venv until python3-venv is installed.
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$home"
+    "$(dirname "$0")/apt-install.sh" python3-venv
     python3 -m venv "$home"
   fi
   "$home/bin/pip" install -q --disable-pip-version-check "uv==$UV_VERSION" >&2

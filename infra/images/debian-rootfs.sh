@@ -21,10 +21,7 @@ if [ "$(docker image inspect -f '{{index .Config.Labels "org.kafka-playground.re
   exit 0
 fi
 
-command -v debootstrap >/dev/null || {
-  say "installing debootstrap"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-}
+"$(dirname "$0")/../host/apt-install.sh" debootstrap debootstrap
 
 rootfs=$(mktemp -d /var/tmp/rootfs.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT

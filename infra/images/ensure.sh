@@ -39,8 +39,11 @@ case "$mode" in
     set_env PYTHON_IMAGE "$OFFICIAL_PYTHON_IMAGE"
     ;;
   local)
-    "$here/debian-rootfs.sh" "$LOCAL_PYTHON_IMAGE" python3,python3-venv,python3-pip,ca-certificates
+    # The two debootstraps are mostly waiting on downloads: run them side by side.
+    "$here/debian-rootfs.sh" "$LOCAL_PYTHON_IMAGE" python3,python3-venv,python3-pip,ca-certificates &
+    python_base=$!
     "$here/kafka.sh"
+    wait "$python_base"
     set_env KAFKA_IMAGE "$LOCAL_KAFKA_IMAGE"
     set_env PYTHON_IMAGE "$LOCAL_PYTHON_IMAGE"
     ;;

@@ -20,8 +20,7 @@ fi
 
 jars=$cache/kafka-$KAFKA_VERSION/lib
 if [ ! -f "$jars/kafka_2.13-$KAFKA_VERSION.jar" ]; then
-  command -v mvn >/dev/null || {
-    say "installing maven"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null; }
+  "$here/../host/apt-install.sh" maven mvn
   say "resolving Kafka $KAFKA_VERSION jars from Maven Central into $jars"
   rm -rf "$jars.tmp"
   mvn -B -q -f "$src/pom.xml" -Dkafka.version="$KAFKA_VERSION" \

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import docker
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -44,20 +44,20 @@ class Stack:
 
     # ---- Compose ----
     def compose(
-        self, *args: str, check: bool = True, **extra_env: str
+        self, *args: str, check: bool = True, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        env = {
+        full_env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
             "KAFKA_HOST_PORT": str(self.host_port),
             "LOG_FORMAT": "json",
             **self.env,
-            **extra_env,
+            **(env or {}),
         }
         result = subprocess.run(
             ["docker", "compose", *args],
             cwd=ROOT,
-            env=env,
+            env=full_env,
             text=True,
             capture_output=True,
             timeout=300,
@@ -71,7 +71,7 @@ class Stack:
 
     def up(self, *profiles: str, **extra_env: str) -> None:
         flags = [arg for p in profiles for arg in ("--profile", p)]
-        self.compose(*flags, "up", "-d", "--no-build", **extra_env)
+        self.compose(*flags, "up", "-d", "--no-build", env=extra_env)
 
     def remove_services(self) -> None:
         """Stop and remove everything but the broker, which the tests share."""
@@ -135,7 +135,7 @@ class Stack:
 
     def processed(self, service: str) -> list[Position]:
         """Every (partition, offset) the service's batches covered, repeats included."""
-        positions = []
+        positions: list[Position] = []
         for record in self.events(service, "batch_processed"):
             for partition, (first, last) in record["offsets"].items():
                 positions.extend((int(partition), o) for o in range(first, last + 1))
@@ -156,7 +156,7 @@ class Stack:
         return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
 
     def end_offsets(self, topic: str, partitions: Iterable[int] = range(3)) -> dict[int, int]:
-        request = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}
+        request = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}  # type: ignore[no-untyped-call]
         futures = self.admin.list_offsets(request)
         return {tp.partition: f.result(timeout=ADMIN_TIMEOUT_S).offset for tp, f in futures.items()}
 

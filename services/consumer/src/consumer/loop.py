@@ -108,6 +108,8 @@ class ConsumerLoop:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._process(self.batch.take())
         self.checkpoint.commit()
+        # Whatever did not commit now must never be committed later, over the next owner's.
+        self.checkpoint.forget(partitions)
         self.owned -= {tp.partition for tp in partitions}
         self._log_rebalance("revoked", "📤", partitions)
 
