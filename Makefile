@@ -4,6 +4,8 @@
 SHELL := /bin/bash
 PROFILE ?= fanout
 export UV_PYTHON_DOWNLOADS := never
+# Compose would try buildx bake, which Debian's docker.io lacks; the classic path works.
+export COMPOSE_BAKE := false
 COMPOSE := docker compose
 ALL_PROFILES := --profile fanout --profile shared
 # Found (or installed) on first use only, so `make help` or `make down` never installs anything.

@@ -24,7 +24,7 @@ if [ ! -f "$jars/kafka_2.13-$KAFKA_VERSION.jar" ]; then
   say "resolving Kafka $KAFKA_VERSION jars from Maven Central into $jars"
   rm -rf "$jars.tmp"
   mvn -B -q -f "$src/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars.tmp"
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars.tmp" >/dev/null
   mv "$jars.tmp" "$jars"
 fi
 
