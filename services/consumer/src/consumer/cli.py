@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
+from confluent_kafka import Consumer
 
 from consumer import settings
 from consumer.loop import ConsumerLoop
 from playground import logs
 from playground.cli import load_settings
+from playground.kafka import consumer_config
 from playground.shutdown import StopFlag
 
 # Seed-style tags so the two clients are told apart at a glance in `docker compose logs`.
@@ -59,4 +61,5 @@ def main(
         tag=tag(config.client),
         static={"service": "consumer", "client": config.client, "group_id": config.group_id},
     )
-    ConsumerLoop(config, StopFlag().install()).run()
+    consumer = Consumer(consumer_config(config.kafka, config.client, config.group_id))
+    ConsumerLoop(config, consumer, StopFlag().install()).run()

@@ -18,7 +18,6 @@ from consumer.batching import Batch
 from consumer.checkpoint import Checkpoint
 from consumer.pipeline import Pipeline, Record
 from consumer.settings import ConsumerSettings
-from playground.kafka import consumer_config
 from playground.shutdown import StopFlag
 from playground.transaction import InvalidTransaction, Transaction
 
@@ -28,17 +27,19 @@ POLL_S = 1.0  # the longest we block in consume(): how fast a stop request is no
 
 
 class ConsumerLoop:
-    def __init__(self, settings: ConsumerSettings, stop: StopFlag) -> None:
+    """Runs one consumer until `stop` is set, then closes it (leaving the group)."""
+
+    def __init__(self, settings: ConsumerSettings, consumer: Consumer, stop: StopFlag) -> None:
         self.settings = settings
+        self.consumer = consumer
+        self.checkpoint = Checkpoint(consumer)
         self.stop = stop
         self.pipeline = Pipeline(settings.pipeline)
         self.batch: Batch[Message] = Batch(settings.batch_size, settings.batch_max_wait_s)
         self.owned: set[int] = set()
 
     def run(self) -> None:
-        s = self.settings
-        consumer = Consumer(consumer_config(s.kafka, s.client, s.group_id))
-        self.checkpoint = Checkpoint(consumer)
+        s, consumer = self.settings, self.consumer
         log.info(
             "Starting consumer loop (group %s, batch size %d, max wait %gs, pipeline %s). "
             "Ctrl+C to stop",
@@ -92,8 +93,9 @@ class ConsumerLoop:
         self.checkpoint.processed(messages)
         ranges = offset_ranges(messages)
         log.info(
-            "Received batch of %d transactions (%s)",
+            "Received batch of %d transaction%s (%s)",
             len(messages),
+            "" if len(messages) == 1 else "s",
             " ".join(
                 f"p{p}@{a}-{b}" if a != b else f"p{p}@{a}" for p, (a, b) in sorted(ranges.items())
             ),
