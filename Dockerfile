@@ -15,6 +15,7 @@ COPY pyproject.toml uv.lock ./
 COPY services/common/pyproject.toml services/common/
 COPY services/producer/pyproject.toml services/producer/
 COPY services/consumer/pyproject.toml services/consumer/
+COPY services/watch/pyproject.toml services/watch/
 COPY infra/provision/pyproject.toml infra/provision/
 RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-workspace
 COPY services services

@@ -4,15 +4,13 @@
 SHELL := /bin/bash
 PROFILE ?= fanout
 export UV_PYTHON_DOWNLOADS := never
-# Compose would try buildx bake, which Debian's docker.io lacks; the classic path works.
-export COMPOSE_BAKE := false
 COMPOSE := docker compose
-ALL_PROFILES := --profile fanout --profile shared
+ALL_PROFILES := --profile fanout --profile shared --profile tools
 # Found (or installed) on first use only, so `make help` or `make down` never installs anything.
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
 
 .DEFAULT_GOAL := help
-.PHONY: help docker images play up down clean logs provision test unit e2e lint format
+.PHONY: help docker images play up down clean logs watch provision test unit e2e lint format
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +30,9 @@ up: images ## Same as play, in the background; then `make logs`
 
 logs: ## Follow every service's logs
 	$(COMPOSE) $(ALL_PROFILES) logs -f
+
+watch: ## Live view of the groups: members, partitions, lag, rebalances (after `make play`)
+	$(UV) run --locked playground-watch --bootstrap-servers localhost:$${KAFKA_HOST_PORT:-9092}
 
 provision: images ## Start the broker and create the topic only
 	$(COMPOSE) up provision

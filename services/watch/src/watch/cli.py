@@ -1,0 +1,132 @@
+"""`playground-watch`: the consumer groups of the playground's topic, live or once."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from dataclasses import replace
+from datetime import timedelta
+
+import click
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from rich.console import Console
+from rich.live import Live
+
+from playground.kafka import admin_config
+from playground.settings import KafkaSettings
+from playground.shutdown import StopFlag
+from watch import timeline
+from watch.broker import Broker
+from watch.logsource import container_events
+from watch.model import Rebalance, Snapshot, with_rates
+from watch.render import as_text, view
+
+HISTORY = 50  # rebalances kept
+RATE_WINDOW = timedelta(seconds=10)
+
+
+@click.command()
+@click.option(
+    "--bootstrap-servers",
+    envvar="KAFKA_BOOTSTRAP_SERVERS",
+    default="localhost:9092",
+    show_default=True,
+    help="[env KAFKA_BOOTSTRAP_SERVERS]",
+)
+@click.option(
+    "--topic", envvar="TOPIC", default="transactions", show_default=True, help="[env TOPIC]"
+)
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="Show only this group (repeatable). Default: every group on the topic.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between refreshes.",
+)
+@click.option("--once", is_flag=True, help="Print one snapshot (rates over one interval) and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: JSON instead of text.")
+@click.option(
+    "--project",
+    envvar="COMPOSE_PROJECT_NAME",
+    default="kafka-playground",
+    show_default=True,
+    help="Compose project whose consumer logs give the rebalance "
+    "history (needs the Docker socket; skipped without it). [env COMPOSE_PROJECT_NAME]",
+)
+def main(
+    bootstrap_servers: str,
+    topic: str,
+    groups: tuple[str, ...],
+    interval: float,
+    once: bool,
+    as_json: bool,
+    project: str,
+) -> None:
+    """Watch the playground's consumer groups: members, partitions, lag and rebalances."""
+    if as_json and not once:
+        raise click.UsageError("--json goes with --once")
+    kafka = KafkaSettings(bootstrap_servers, topic, client_config={})
+    admin = AdminClient(admin_config(kafka, "playground-watch"))
+    broker = Broker(admin, topic)
+    try:
+        partitions = [p.partition for p in broker.snapshot(groups).partitions]
+        history = timeline.from_events(container_events(project) or [], partitions)
+        watcher = Watcher(broker, groups, history)
+        if once:
+            _once(watcher, interval, as_json)
+        else:
+            _live(watcher, interval)
+    except KafkaException as exc:
+        raise click.ClickException(
+            f"cannot read from Kafka at {bootstrap_servers}: {exc}"
+        ) from None
+
+
+class Watcher:
+    """Takes snapshots; rates span the last RATE_WINDOW, so slow commits still show a rate."""
+
+    def __init__(self, broker: Broker, groups: tuple[str, ...], history: list[Rebalance]) -> None:
+        self.broker = broker
+        self.groups = groups
+        self.history = history
+        self.recent: deque[Snapshot] = deque()
+
+    def step(self) -> Snapshot:
+        current = self.broker.snapshot(self.groups)
+        self.history.extend(timeline.observed(self.recent[-1] if self.recent else None, current))
+        del self.history[:-HISTORY]
+        while self.recent and current.time - self.recent[0].time > RATE_WINDOW:
+            self.recent.popleft()
+        rated = with_rates(self.recent[0] if self.recent else None, current)
+        self.recent.append(current)
+        return replace(rated, rebalances=tuple(self.history))
+
+
+def _once(watcher: Watcher, interval: float, as_json: bool) -> None:
+    watcher.step()
+    time.sleep(interval)  # a second sample, so rates mean something
+    snapshot = watcher.step()
+    if as_json:
+        click.echo(json.dumps(snapshot.to_json(), indent=2))
+    else:
+        width = int(os.environ.get("COLUMNS", "120"))
+        click.echo(as_text(snapshot, width), nl=False)
+
+
+def _live(watcher: Watcher, interval: float) -> None:
+    stop = StopFlag().install()
+    with Live(view(watcher.step()), console=Console(), refresh_per_second=4) as live:
+        while not stop.is_set():
+            deadline = time.monotonic() + interval
+            while not stop.is_set() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            live.update(view(watcher.step()))

@@ -1,0 +1,130 @@
+"""What the view shows, as plain data: one snapshot of the topic and its consumer groups.
+
+Everything here is pure: reading the broker is in `broker.py`, drawing in `render.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PartitionView:
+    partition: int
+    end_offset: int
+    rate: float | None = None  # messages/s appended since the previous snapshot
+
+
+@dataclass(frozen=True)
+class MemberView:
+    client_id: str
+    host: str
+    partitions: tuple[int, ...]
+    processed_per_s: float | None = None  # committed offsets' growth over its partitions
+
+
+@dataclass(frozen=True)
+class OffsetView:
+    partition: int
+    committed: int | None
+    end_offset: int
+    lag: int
+    owner: str | None
+
+
+@dataclass(frozen=True)
+class GroupView:
+    group_id: str
+    state: str
+    protocol: str
+    assignor: str
+    members: tuple[MemberView, ...]
+    offsets: tuple[OffsetView, ...]
+
+    @property
+    def lag(self) -> int:
+        return sum(o.lag for o in self.offsets)
+
+    def owners(self) -> dict[int, str]:
+        return {p: m.client_id for m in self.members for p in m.partitions}
+
+
+@dataclass(frozen=True)
+class Move:
+    partition: int
+    source: str | None  # None: nobody owned it
+    target: str | None
+
+
+@dataclass(frozen=True)
+class Rebalance:
+    time: datetime
+    group_id: str
+    moves: tuple[Move, ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    time: datetime
+    topic: str
+    partitions: tuple[PartitionView, ...]
+    groups: tuple[GroupView, ...]
+    rebalances: tuple[Rebalance, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["time"] = self.time.isoformat()
+        for entry in data["rebalances"]:
+            entry["time"] = entry["time"].isoformat()
+            entry["moves"] = [
+                {"partition": m["partition"], "from": m["source"], "to": m["target"]}
+                for m in entry["moves"]
+            ]
+        for group, view in zip(data["groups"], self.groups, strict=True):
+            group["lag"] = view.lag
+        return data
+
+
+def moves_between(before: dict[int, str], after: dict[int, str]) -> tuple[Move, ...]:
+    """The partitions whose owner changed, in partition order."""
+    return tuple(
+        Move(p, before.get(p), after.get(p))
+        for p in sorted(before.keys() | after.keys())
+        if before.get(p) != after.get(p)
+    )
+
+
+def with_rates(previous: Snapshot | None, current: Snapshot) -> Snapshot:
+    """`current`, with partition and member rates measured against `previous`."""
+    if previous is None or previous.topic != current.topic:
+        return current
+    seconds = (current.time - previous.time).total_seconds()
+    if seconds <= 0:
+        return current
+    ends = {p.partition: p.end_offset for p in previous.partitions}
+    partitions = tuple(
+        replace(p, rate=(p.end_offset - ends[p.partition]) / seconds) if p.partition in ends else p
+        for p in current.partitions
+    )
+    old_groups = {g.group_id: g for g in previous.groups}
+    groups = tuple(_group_rates(old_groups.get(g.group_id), g, seconds) for g in current.groups)
+    return replace(current, partitions=partitions, groups=groups)
+
+
+def _group_rates(previous: GroupView | None, current: GroupView, seconds: float) -> GroupView:
+    if previous is None:
+        return current
+    before = {o.partition: o.committed for o in previous.offsets}
+    now = {o.partition: o.committed for o in current.offsets}
+
+    def grown(p: int) -> int:
+        old, new = before.get(p), now.get(p)
+        return 0 if old is None or new is None else max(new - old, 0)
+
+    members = tuple(
+        replace(m, processed_per_s=sum(grown(p) for p in m.partitions) / seconds)
+        for m in current.members
+    )
+    return replace(current, members=members)

@@ -1,0 +1,126 @@
+"""Draw a snapshot with rich: the topic, the groups side by side, the last rebalances."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from watch.model import GroupView, Move, Snapshot
+
+MARKS = {"bravo": "🟣", "zulu": "🔵"}
+TIMELINE_ROWS = 8
+NONE = "-"
+
+
+def view(snapshot: Snapshot) -> RenderableType:
+    return Group(
+        _topic(snapshot),
+        _side_by_side([_group(g) for g in snapshot.groups])
+        if snapshot.groups
+        else Text("No consumer group reads this topic yet.", style="dim"),
+        _timeline(snapshot),
+    )
+
+
+def _side_by_side(panels: list[RenderableType]) -> RenderableType:
+    grid = Table.grid(expand=True, padding=(0, 1))
+    for _ in panels:
+        grid.add_column(ratio=1)
+    grid.add_row(*panels)
+    return grid
+
+
+def as_text(snapshot: Snapshot, width: int = 120) -> str:
+    """The view as plain text at a fixed width (for --once and snapshot tests)."""
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+    console.print(view(snapshot))
+    return console.export_text()
+
+
+def _rate(value: float | None) -> str:
+    return NONE if value is None else f"{value:.1f}"
+
+
+def _topic(snapshot: Snapshot) -> RenderableType:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("partition", justify="right")
+    table.add_column("end offset", justify="right")
+    table.add_column("msgs/s", justify="right")
+    for p in snapshot.partitions:
+        table.add_row(str(p.partition), f"{p.end_offset:,}", _rate(p.rate))
+    title = f"Topic {snapshot.topic} · {len(snapshot.partitions)} partitions"
+    return Panel(
+        table, title=title, subtitle=snapshot.time.strftime("%H:%M:%S UTC"), title_align="left"
+    )
+
+
+def _who(client: str | None) -> str:
+    if client is None:
+        return "nobody"
+    return f"{MARKS.get(client, '⚪')} {client}"
+
+
+def _group(group: GroupView) -> RenderableType:
+    members = Table(box=None, pad_edge=False)
+    members.add_column("member")
+    members.add_column("host")
+    members.add_column("owns")
+    members.add_column("proc/s", justify="right")
+    for m in group.members:
+        members.add_row(
+            _who(m.client_id),
+            m.host,
+            " ".join(map(str, m.partitions)) or NONE,
+            _rate(m.processed_per_s),
+        )
+    offsets = Table(box=None, pad_edge=False)
+    offsets.add_column("p", justify="right")
+    offsets.add_column("committed", justify="right")
+    offsets.add_column("end", justify="right")
+    offsets.add_column("lag", justify="right")
+    offsets.add_column("owner")
+    for o in group.offsets:
+        offsets.add_row(
+            str(o.partition),
+            NONE if o.committed is None else f"{o.committed:,}",
+            f"{o.end_offset:,}",
+            f"{o.lag:,}",
+            _who(o.owner),
+        )
+    n = len(group.members)
+    how = (
+        "no members"
+        if n == 0
+        else "1 member: sees every message"
+        if n == 1
+        else f"{n} members share the partitions"
+    )
+    about = Text(f"{how}\n{group.protocol} protocol, {group.assignor or NONE} assignor", "dim")
+    summary = Text(f"lag {group.lag:,}", "bold")
+    return Panel(
+        Group(about, Text(""), members, Text(""), offsets, Text(""), summary),
+        title=f"{group.group_id} · {group.state}",
+        title_align="left",
+    )
+
+
+def _moves(moves: tuple[Move, ...]) -> str:
+    if not moves:
+        return "no partition changed owner"
+    return ", ".join(f"p{m.partition} {_who(m.source)} → {_who(m.target)}" for m in moves)
+
+
+def _timeline(snapshot: Snapshot) -> RenderableType:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("time")
+    table.add_column("group")
+    table.add_column("moved")
+    for r in snapshot.rebalances[-TIMELINE_ROWS:]:
+        table.add_row(r.time.strftime("%H:%M:%S"), r.group_id, _moves(r.moves))
+    if not snapshot.rebalances:
+        table.add_row(NONE, NONE, "none seen yet")
+    return Panel(table, title="Rebalances (latest last)", title_align="left")

@@ -1,0 +1,106 @@
+"""The rebalance timeline: which partitions moved from whom to whom, and when.
+
+Two sources, both reduced to ownership changes per group:
+- the consumers' own log records (`partitions_assigned`/`revoked`/`lost`, JSON or text),
+  which give the history from before the view started;
+- what the view itself sees change between two snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from watch.model import Rebalance, Snapshot, moves_between
+
+# A rebalance that leaves partitions without an owner for this long is taken as finished.
+SETTLE_TIMEOUT = timedelta(seconds=30)
+TEXT_EVENT = re.compile(
+    r"Partitions (?P<what>assigned|revoked|lost): \[(?P<moved>[\d, ]*)\] "
+    r"\(now owns \[(?P<owned>[\d, ]*)\]\)"
+)
+
+
+@dataclass(frozen=True)
+class OwnershipEvent:
+    """One consumer's report: after this rebalance step it owns `owned`."""
+
+    time: datetime
+    group_id: str
+    client: str
+    owned: frozenset[int]
+
+
+def parse_line(time: datetime, line: str, client: str, group_id: str) -> OwnershipEvent | None:
+    """An ownership event from one consumer log line (JSON record or text), else None."""
+    if line.startswith("{"):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        if str(record.get("event", "")).startswith("partitions_"):
+            owned = frozenset(int(p) for p in record.get("owned", []))
+            return OwnershipEvent(
+                time, record.get("group_id", group_id), record.get("client", client), owned
+            )
+        return None
+    match = TEXT_EVENT.search(line)
+    if match is None:
+        return None
+    owned = frozenset(int(p) for p in match["owned"].split(",") if p.strip())
+    return OwnershipEvent(time, group_id, client, owned)
+
+
+def from_events(events: Iterable[OwnershipEvent], partitions: Iterable[int]) -> list[Rebalance]:
+    """Replay ownership events per group into rebalances.
+
+    A rebalance starts with the first event that changes who owns what and ends when every
+    one of the topic's `partitions` has an owner again (or a long pause says nobody is
+    coming), so its moves go from the last settled assignment to the next one.
+    """
+    everything = set(partitions)
+    owners: dict[str, dict[int, str]] = {}
+    pending: dict[str, tuple[datetime, dict[int, str]]] = {}  # group -> (start, before)
+    last_seen: dict[str, datetime] = {}
+    found: list[Rebalance] = []
+
+    def close(group_id: str) -> None:
+        started, before = pending.pop(group_id)
+        moves = moves_between(before, owners[group_id])
+        if moves:
+            found.append(Rebalance(started, group_id, moves))
+
+    for event in sorted(events, key=lambda e: e.time):
+        group_id = event.group_id
+        if group_id in pending and event.time - last_seen[group_id] > SETTLE_TIMEOUT:
+            close(group_id)
+        last_seen[group_id] = event.time
+        current = owners.setdefault(group_id, {})
+        after = {p: c for p, c in current.items() if c != event.client}
+        after.update(dict.fromkeys(event.owned, event.client))
+        if after != current and group_id not in pending:
+            pending[group_id] = (event.time, dict(current))
+        owners[group_id] = after
+        if group_id in pending and everything <= after.keys():
+            close(group_id)
+    for group_id in list(pending):
+        close(group_id)
+    return sorted(found, key=lambda r: r.time)
+
+
+def observed(previous: Snapshot | None, current: Snapshot) -> list[Rebalance]:
+    """Rebalances the view saw happen between two of its own snapshots."""
+    if previous is None:
+        return []
+    before = {g.group_id: g.owners() for g in previous.groups}
+    found = []
+    for group in current.groups:
+        if group.group_id not in before:
+            continue
+        moves = moves_between(before[group.group_id], group.owners())
+        if moves:
+            found.append(Rebalance(current.time, group.group_id, moves))
+    return found

@@ -1,0 +1,149 @@
+"""The live view's pure parts: rates, ownership moves, the rebalance timeline, the drawing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from syrupy.assertion import SnapshotAssertion
+
+from watch.model import (
+    GroupView,
+    MemberView,
+    Move,
+    OffsetView,
+    PartitionView,
+    Snapshot,
+    moves_between,
+    with_rates,
+)
+from watch.render import as_text
+from watch.timeline import OwnershipEvent, from_events, observed, parse_line
+
+T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
+
+
+def group(
+    group_id: str,
+    owners: dict[str, tuple[int, ...]],
+    committed: dict[int, int],
+    ends: dict[int, int],
+) -> GroupView:
+    members = tuple(MemberView(c, f"10.0.0.{i}", ps) for i, (c, ps) in enumerate(owners.items()))
+    who = {p: c for c, ps in owners.items() for p in ps}
+    offsets = tuple(
+        OffsetView(p, committed.get(p), end, end - committed.get(p, 0), who.get(p))
+        for p, end in ends.items()
+    )
+    return GroupView(group_id, "Stable", "Classic", "range", members, offsets)
+
+
+def make_snapshot(time: datetime, ends: dict[int, int], groups: tuple[GroupView, ...]) -> Snapshot:
+    partitions = tuple(PartitionView(p, e) for p, e in ends.items())
+    return Snapshot(time, "transactions", partitions, groups)
+
+
+def test_moves_name_the_old_and_new_owner_of_each_changed_partition() -> None:
+    before = {0: "bravo", 1: "bravo", 2: "zulu"}
+    after = {0: "zulu", 1: "bravo", 2: "zulu", 3: "bravo"}
+    assert moves_between(before, after) == (Move(0, "bravo", "zulu"), Move(3, None, "bravo"))
+    assert moves_between(after, after) == ()
+
+
+def test_rates_come_from_offsets_growing_between_snapshots() -> None:
+    ends0, ends1 = {0: 100, 1: 50}, {0: 120, 1: 50}
+    g0 = group("g", {"bravo": (0,), "zulu": (1,)}, {0: 90, 1: 50}, ends0)
+    g1 = group("g", {"bravo": (0,), "zulu": (1,)}, {0: 110, 1: 50}, ends1)
+    rated = with_rates(
+        make_snapshot(T0, ends0, (g0,)), make_snapshot(T0 + timedelta(seconds=2), ends1, (g1,))
+    )
+    assert [p.rate for p in rated.partitions] == [10.0, 0.0]
+    assert [m.processed_per_s for m in rated.groups[0].members] == [10.0, 0.0]
+
+
+def test_the_first_snapshot_has_no_rates() -> None:
+    only = make_snapshot(T0, {0: 5}, ())
+    assert with_rates(None, only).partitions[0].rate is None
+
+
+def test_parse_line_reads_json_records_and_text_lines() -> None:
+    record = {
+        "event": "partitions_assigned",
+        "client": "zulu",
+        "group_id": "g",
+        "partitions": [2],
+        "owned": [0, 2],
+    }
+    from_json = parse_line(T0, json.dumps(record), "ignored", "ignored")
+    assert from_json == OwnershipEvent(T0, "g", "zulu", frozenset({0, 2}))
+    text = "10:00:00 [client 🟣 BRAVO] 📤 Partitions revoked: [0, 1, 2] (now owns [])"
+    assert parse_line(T0, text, "bravo", "g") == OwnershipEvent(T0, "g", "bravo", frozenset())
+    assert parse_line(T0, "10:00:00 Received batch of 3 transactions", "bravo", "g") is None
+    assert parse_line(T0, '{"event": "batch_processed"}', "bravo", "g") is None
+
+
+def test_a_rebalance_runs_until_every_partition_has_an_owner_again() -> None:
+    s = timedelta(seconds=1)
+    events = [
+        OwnershipEvent(T0, "g", "bravo", frozenset({0, 1, 2})),  # bravo alone
+        OwnershipEvent(T0 + 1 * s, "g", "bravo", frozenset()),  # zulu joins: eager revoke
+        OwnershipEvent(T0 + 1 * s, "g", "bravo", frozenset({0, 1})),
+        OwnershipEvent(T0 + 2 * s, "g", "zulu", frozenset({2})),
+        OwnershipEvent(T0 + 3 * s, "g", "zulu", frozenset()),  # bravo stops: eager revoke
+        OwnershipEvent(T0 + 3 * s, "g", "bravo", frozenset()),
+        OwnershipEvent(T0 + 4 * s, "g", "zulu", frozenset({0, 1, 2})),
+        OwnershipEvent(T0 + 9 * s, "g", "zulu", frozenset()),  # zulu stops: nobody left
+    ]
+    rebalances = from_events(events, partitions=range(3))
+    assert [(r.time - T0).seconds for r in rebalances] == [0, 1, 3, 9]
+    assert rebalances[0].moves == tuple(Move(p, None, "bravo") for p in (0, 1, 2))
+    assert rebalances[1].moves == (Move(2, "bravo", "zulu"),)
+    assert rebalances[2].moves == (Move(0, "bravo", "zulu"), Move(1, "bravo", "zulu"))
+    assert rebalances[3].moves == tuple(Move(p, "zulu", None) for p in (0, 1, 2))
+
+
+def test_events_that_change_nothing_are_no_rebalance() -> None:
+    same = [OwnershipEvent(T0, "g", "bravo", frozenset({0, 1, 2}))] * 2
+    assert len(from_events(same, partitions=range(3))) == 1
+
+
+def test_the_view_sees_moves_between_its_own_snapshots() -> None:
+    ends = {0: 1, 1: 1, 2: 1}
+    before = make_snapshot(T0, ends, (group("g", {"bravo": (0, 1), "zulu": (2,)}, {}, ends),))
+    after = make_snapshot(
+        T0 + timedelta(seconds=1), ends, (group("g", {"zulu": (0, 1, 2)}, {}, ends),)
+    )
+    [rebalance] = observed(before, after)
+    assert rebalance.moves == (Move(0, "bravo", "zulu"), Move(1, "bravo", "zulu"))
+    assert observed(after, after) == []
+
+
+def test_rendering_fanout_and_shared_side_by_side(snapshot: SnapshotAssertion) -> None:
+    def groups(committed: dict[str, dict[int, int]], ends: dict[int, int]) -> tuple[GroupView, ...]:
+        return (
+            group("test_group_bravo", {"bravo": (0, 1, 2)}, committed["bravo"], ends),
+            group("test_group_shared", {"bravo": (0, 1), "zulu": (2,)}, committed["shared"], ends),
+            group("test_group_zulu", {"zulu": (0, 1, 2)}, committed["zulu"], ends),
+        )
+
+    ends0, ends = {0: 1190, 1: 975, 2: 1100}, {0: 1200, 1: 980, 2: 1105}
+    before = {"bravo": ends0, "shared": {0: 1180, 1: 975, 2: 1100}, "zulu": ends0}
+    after = {
+        "bravo": {0: 1200, 1: 975, 2: 1105},
+        "shared": {0: 1190, 1: 980, 2: 1100},
+        "zulu": {0: 1200, 1: 980, 2: 1101},
+    }
+    previous = make_snapshot(T0, ends0, groups(before, ends0))
+    current = make_snapshot(T0 + timedelta(seconds=5), ends, groups(after, ends))
+    shared = "test_group_shared"
+    history = from_events(
+        [
+            OwnershipEvent(T0 - timedelta(minutes=2), shared, "zulu", frozenset({0, 1, 2})),
+            OwnershipEvent(T0 - timedelta(minutes=1), shared, "zulu", frozenset({2})),
+            OwnershipEvent(T0 - timedelta(minutes=1), shared, "bravo", frozenset({0, 1})),
+        ],
+        partitions=range(3),
+    )
+    framed = replace(with_rates(previous, current), rebalances=tuple(history))
+    assert as_text(framed, width=130) == snapshot
