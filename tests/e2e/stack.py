@@ -112,6 +112,15 @@ class Stack:
     def events(self, service: str, event: str) -> list[dict[str, Any]]:
         return [r for r in self.records(service) if r.get("event") == event]
 
+    def rebalances(self, service: str) -> list[dict[str, Any]]:
+        """The service's partitions_assigned/revoked/lost records, oldest first."""
+        return [r for r in self.records(service) if r.get("event", "").startswith("partitions_")]
+
+    def owned(self, service: str) -> list[int] | None:
+        """The partitions the service says it owns after its latest rebalance step."""
+        steps = self.rebalances(service)
+        return steps[-1]["owned"] if steps else None
+
     def container(self, service: str) -> Any:
         client = docker.from_env()
         [found] = client.containers.list(

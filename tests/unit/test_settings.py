@@ -11,7 +11,7 @@ from playground.settings import SettingsError, load
 from producer import settings as producer_settings
 from provision import settings as provision_settings
 
-OURS = ("KAFKA_", "BATCH_", "PRODUCER_", "TOPIC", "LOG_", "PIPELINE", "CLIENT", "GROUP_ID")
+OURS = ("KAFKA_", "BATCH_", "PRODUCER_", "TOPIC", "LOG_", "PIPELINE", "CLIENT", "GROUP_", "ASSIGN")
 
 
 @pytest.fixture(autouse=True)
@@ -120,3 +120,48 @@ def test_librdkafka_settings_pass_through(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("KAFKA_CLIENT_SASL_MECHANISM", "PLAIN")
     s = load(producer_settings.read)
     assert s.kafka.client_config == {"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN"}
+
+
+def test_the_classic_protocol_with_range_is_the_default() -> None:
+    s = load(consumer_settings.read)
+    assert (s.group_protocol, s.assignment_strategy, s.group_instance_id) == (
+        "classic",
+        "range",
+        None,
+    )
+
+
+def test_the_consumer_protocol_leaves_assignment_to_the_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GROUP_PROTOCOL", "consumer")
+    s = load(consumer_settings.read)
+    assert (s.group_protocol, s.assignment_strategy) == ("consumer", None)
+
+
+def test_static_membership_and_cooperative_assignment_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASSIGNMENT_STRATEGY", "cooperative-sticky")
+    monkeypatch.setenv("GROUP_INSTANCE_ID", "bravo-1")
+    s = load(consumer_settings.read)
+    assert (s.assignment_strategy, s.group_instance_id) == ("cooperative-sticky", "bravo-1")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"GROUP_PROTOCOL": "eager"}, "GROUP_PROTOCOL='eager': must be one of: classic, consumer"),
+        (
+            {"ASSIGNMENT_STRATEGY": "sticky"},
+            "ASSIGNMENT_STRATEGY='sticky': must be one of: range, roundrobin, cooperative-sticky",
+        ),
+        (
+            {"GROUP_PROTOCOL": "consumer", "ASSIGNMENT_STRATEGY": "range"},
+            "ASSIGNMENT_STRATEGY='range': applies to GROUP_PROTOCOL=classic only",
+        ),
+    ],
+)
+def test_bad_group_settings_say_what_is_allowed(env: dict[str, str], message: str) -> None:
+    [problem] = problems(consumer_settings.read, **env)
+    assert problem.startswith(message)

@@ -33,10 +33,23 @@ def producer_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
     }
 
 
-def consumer_config(kafka: KafkaSettings, client_id: str, group_id: str) -> ClientConfig:
+def consumer_config(
+    kafka: KafkaSettings,
+    client_id: str,
+    group_id: str,
+    *,
+    protocol: str = "classic",
+    assignment_strategy: str | None = "range",
+    instance_id: str | None = None,
+) -> ClientConfig:
+    group: ClientConfig = {"group.id": group_id, "group.protocol": protocol}
+    if assignment_strategy is not None:
+        group["partition.assignment.strategy"] = assignment_strategy
+    if instance_id is not None:
+        group["group.instance.id"] = instance_id
     return {
         **_base(kafka, client_id),
-        "group.id": group_id,
+        **group,
         # Offsets are committed by hand, after the pipeline has processed a batch.
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

@@ -61,5 +61,14 @@ def main(
         tag=tag(config.client),
         static={"service": "consumer", "client": config.client, "group_id": config.group_id},
     )
-    consumer = Consumer(consumer_config(config.kafka, config.client, config.group_id))
+    consumer = Consumer(
+        consumer_config(
+            config.kafka,
+            config.client,
+            config.group_id,
+            protocol=config.group_protocol,
+            assignment_strategy=config.assignment_strategy,
+            instance_id=config.group_instance_id,
+        )
+    )
     ConsumerLoop(config, consumer, StopFlag().install()).run()

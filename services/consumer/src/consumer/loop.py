@@ -41,9 +41,12 @@ class ConsumerLoop:
     def run(self) -> None:
         s, consumer = self.settings, self.consumer
         log.info(
-            "Starting consumer loop (group %s, batch size %d, max wait %gs, pipeline %s). "
-            "Ctrl+C to stop",
+            "Starting consumer loop (group %s, %s protocol%s%s, batch size %d, max wait %gs, "
+            "pipeline %s). Ctrl+C to stop",
             s.group_id,
+            s.group_protocol,
+            f", {s.assignment_strategy}" if s.assignment_strategy else "",
+            f", static member {s.group_instance_id}" if s.group_instance_id else "",
             s.batch_size,
             s.batch_max_wait_s,
             "→".join(s.pipeline),

@@ -1,13 +1,23 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from environs import Env, ValidationError, validate
 
 from consumer.pipeline import STEPS
-from playground.settings import KafkaSettings, LogSettings, at_least, kafka_settings, log_settings
+from playground.settings import (
+    KafkaSettings,
+    LogSettings,
+    at_least,
+    kafka_settings,
+    log_settings,
+    one_of,
+)
 
 DEFAULT_PIPELINE = ["validate", "enrich", "score", "log"]
+GROUP_PROTOCOLS = ("classic", "consumer")
+ASSIGNMENT_STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,12 @@ class ConsumerSettings:
     batch_size: int
     batch_max_wait_s: float
     pipeline: tuple[str, ...]
+    # How the group shares partitions: the classic protocol with a client-side assignor, or
+    # KIP-848's consumer protocol, where the broker assigns. A group instance id makes the
+    # member static: a restart within the session timeout keeps its partitions, no rebalance.
+    group_protocol: str = "classic"
+    assignment_strategy: str | None = "range"
+    group_instance_id: str | None = None
 
 
 def known_steps(names: list[str]) -> None:
@@ -30,7 +46,24 @@ def known_steps(names: list[str]) -> None:
         )
 
 
+def classic_only(protocol: str | None) -> Callable[[str], None]:
+    def check(_: str) -> None:
+        if protocol == "consumer":
+            raise ValidationError(
+                "applies to GROUP_PROTOCOL=classic only: with the consumer protocol the broker "
+                "assigns partitions; unset it"
+            )
+
+    return check
+
+
 def read(env: Env) -> ConsumerSettings:
+    protocol = env.str("GROUP_PROTOCOL", "classic", validate=one_of(GROUP_PROTOCOLS))
+    strategy = env.str(
+        "ASSIGNMENT_STRATEGY",
+        None,
+        validate=[one_of(ASSIGNMENT_STRATEGIES), classic_only(protocol)],
+    )
     client = env.str(
         "CLIENT",
         "bravo",
@@ -46,4 +79,7 @@ def read(env: Env) -> ConsumerSettings:
         batch_size=env.int("BATCH_SIZE", 3, validate=at_least(1)),
         batch_max_wait_s=env.float("BATCH_MAX_WAIT_S", 5.0, validate=at_least(0, inclusive=False)),
         pipeline=tuple(env.list("PIPELINE", DEFAULT_PIPELINE, validate=known_steps) or ()),
+        group_protocol=protocol,
+        assignment_strategy=strategy or ("range" if protocol == "classic" else None),
+        group_instance_id=env.str("GROUP_INSTANCE_ID", None),
     )
