@@ -21,7 +21,21 @@ def test_a_single_message_is_a_range_of_one() -> None:
     assert offset_ranges([message(1, 7)]) == {1: [7, 7]}
 
 
-def test_decode_skips_undecodable_values_and_keeps_positions() -> None:
+def test_decode_sets_aside_what_is_not_a_transaction_and_says_why() -> None:
     good = TransactionFactory(seed=3)().to_json()
-    records = decode([message(0, 1, good), message(0, 2, b"garbage"), message(1, 9, good)])
+    batch = [
+        message(0, 1, good),
+        message(0, 2, b"garbage"),
+        message(0, 3, b'{"transaction_id": "x"}'),
+        message(1, 9, good),
+        message(1, 10, good + b" " * 100),
+    ]
+    records, undecodable = decode(batch, max_bytes=len(good) + 10)
     assert [(r.partition, r.offset) for r in records] == [(0, 1), (1, 9)]
+    assert [(m.offset(), reason) for m, reason, _ in undecodable] == [
+        (2, "undecodable"),
+        (3, "undecodable"),
+        (10, "too_large"),
+    ]
+    assert "not JSON" in undecodable[0][2]
+    assert "missing fields" in undecodable[1][2]

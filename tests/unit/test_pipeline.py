@@ -48,15 +48,33 @@ def test_steps_run_in_the_order_given() -> None:
     assert seen == ["second", "first"]
 
 
+@pytest.mark.usefixtures("temporary_steps")
+def test_any_record_a_step_drops_is_rejected_with_that_step_named() -> None:
+    @step("drop-odd")
+    def drop_odd(batch: list[Record]) -> list[Record]:
+        return [r for r in batch if r.offset % 2 == 0]
+
+    kept, rejected = Pipeline(["drop-odd"])(records(4))
+    assert [r.offset for r in kept] == [0, 2]
+    assert [(r.record.offset, r.step, r.reason) for r in rejected] == [
+        (1, "drop-odd", "dropped by step drop-odd"),
+        (3, "drop-odd", "dropped by step drop-odd"),
+    ]
+
+
 def test_validate_drops_invalid_transactions_and_keeps_the_rest() -> None:
     batch = records(3)
     batch[1].transaction = replace(batch[1].transaction, currency="XXX")
-    kept = Pipeline(["validate"])(batch)
+    kept, rejected = Pipeline(["validate"])(batch)
     assert [r.offset for r in kept] == [0, 2]
+    [dropped] = rejected
+    assert (dropped.record.offset, dropped.step) == (1, "validate")
+    assert "currency 'XXX' is not one of" in dropped.reason
 
 
 def test_enrich_and_score_annotate_every_record() -> None:
-    out = Pipeline(["enrich", "score"])(records(5))
+    out, rejected = Pipeline(["enrich", "score"])(records(5))
+    assert rejected == []
     for record in out:
         assert record.notes["amount_eur"] is not None
         assert 0.0 <= float(str(record.notes["risk"])) <= 1.0

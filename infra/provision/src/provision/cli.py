@@ -16,7 +16,7 @@ from provision.topics import TopicMismatch, ensure_topic, wait_for_broker
 @click.option("--partitions", type=int, help="[env TOPIC_PARTITIONS, default 3]")
 @click.option("--replication-factor", type=int, help="[env TOPIC_REPLICATION_FACTOR, default 1]")
 def main(partitions: int | None, replication_factor: int | None) -> None:
-    """Create the playground's topic if it does not exist."""
+    """Create the playground's topic and its dead-letter topic if they do not exist."""
     config = load_settings(
         settings.read,
         {"TOPIC_PARTITIONS": partitions, "TOPIC_REPLICATION_FACTOR": replication_factor},
@@ -25,6 +25,8 @@ def main(partitions: int | None, replication_factor: int | None) -> None:
     admin = AdminClient(admin_config(config.kafka, "provision"))
     try:
         wait_for_broker(admin, config.wait_s)
-        ensure_topic(admin, config.kafka.topic, config.partitions, config.replication_factor)
+        # The dead-letter topic mirrors the main one, so a poison message keeps its partition.
+        for topic in (config.kafka.topic, config.kafka.dead_letter_topic):
+            ensure_topic(admin, topic, config.partitions, config.replication_factor)
     except (TimeoutError, TopicMismatch) as exc:
         raise click.ClickException(str(exc)) from None

@@ -37,6 +37,7 @@ CLIENT_CONFIG_PREFIX = "KAFKA_CLIENT_"
 class KafkaSettings:
     bootstrap_servers: str
     topic: str
+    dead_letter_topic: str
     # librdkafka properties passed through as they are, e.g. KAFKA_CLIENT_SECURITY_PROTOCOL=SSL
     # -> security.protocol=SSL; see the README, "Connecting to another cluster".
     client_config: Mapping[str, str]
@@ -49,9 +50,11 @@ class LogSettings:
 
 
 def kafka_settings(env: Env) -> KafkaSettings:
+    topic = env.str("TOPIC", "transactions")
     return KafkaSettings(
         bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
-        topic=env.str("TOPIC", "transactions"),
+        topic=topic,
+        dead_letter_topic=env.str("DLQ_TOPIC", f"{topic}.dlq"),
         client_config=client_config(os.environ),
     )
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, Producer
 
 from consumer import settings
+from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
 from playground import logs
 from playground.cli import load_settings
-from playground.kafka import consumer_config
+from playground.kafka import consumer_config, producer_config
 from playground.shutdown import StopFlag
+
+log = logging.getLogger("consumer")
 
 # Seed-style tags so the two clients are told apart at a glance in `docker compose logs`.
 MARKS = {"bravo": "🟣", "zulu": "🔵"}
@@ -71,4 +76,19 @@ def main(
             instance_id=config.group_instance_id,
         )
     )
-    ConsumerLoop(config, consumer, StopFlag().install()).run()
+    dead_letters = DeadLetters(
+        Producer(producer_config(config.kafka, f"{config.client}-dlq")),
+        config.kafka.dead_letter_topic,
+        config.client,
+        config.group_id,
+        config.dlq_timeout_s,
+    )
+    try:
+        ConsumerLoop(config, consumer, dead_letters, StopFlag().install()).run()
+    except DeadLetterError as exc:
+        log.error(
+            "🛑 %s: stopped without committing the batch",
+            exc,
+            extra={"event": "dead_letter_failed", "error": str(exc)},
+        )
+        raise SystemExit(1) from None

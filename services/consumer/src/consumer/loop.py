@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from consumer.batching import Batch
 from consumer.checkpoint import Checkpoint
+from consumer.deadletter import DeadLetters
 from consumer.pipeline import Pipeline, Record
 from consumer.settings import ConsumerSettings
 from playground.shutdown import StopFlag
@@ -29,9 +30,16 @@ POLL_S = 1.0  # the longest we block in consume(): how fast a stop request is no
 class ConsumerLoop:
     """Runs one consumer until `stop` is set, then closes it (leaving the group)."""
 
-    def __init__(self, settings: ConsumerSettings, consumer: Consumer, stop: StopFlag) -> None:
+    def __init__(
+        self,
+        settings: ConsumerSettings,
+        consumer: Consumer,
+        dead_letters: DeadLetters,
+        stop: StopFlag,
+    ) -> None:
         self.settings = settings
         self.consumer = consumer
+        self.dead_letters = dead_letters
         self.checkpoint = Checkpoint(consumer)
         self.stop = stop
         self.pipeline = Pipeline(settings.pipeline)
@@ -92,7 +100,16 @@ class ConsumerLoop:
     def _process(self, messages: list[Message]) -> None:
         if not messages:
             return
-        self.pipeline(decode(messages))
+        records, undecodable = decode(messages, self.settings.max_message_bytes)
+        _, rejected = self.pipeline(records)
+        for message, reason, error in undecodable:
+            self.dead_letters.send(message, reason, error)
+        for r in rejected:
+            assert r.record.message is not None
+            self.dead_letters.send(r.record.message, f"rejected by {r.step}", r.reason)
+        # Only once the dead letters are safe is the batch processed: if they are not, this
+        # raises and the consumer stops without committing these offsets.
+        self.dead_letters.flush()
         self.checkpoint.processed(messages)
         ranges = offset_ranges(messages)
         log.info(
@@ -102,7 +119,12 @@ class ConsumerLoop:
             " ".join(
                 f"p{p}@{a}-{b}" if a != b else f"p{p}@{a}" for p, (a, b) in sorted(ranges.items())
             ),
-            extra={"event": "batch_processed", "count": len(messages), "offsets": ranges},
+            extra={
+                "event": "batch_processed",
+                "count": len(messages),
+                "offsets": ranges,
+                "dead_lettered": len(undecodable) + len(rejected),
+            },
         )
         self.checkpoint.commit()
 
@@ -144,27 +166,26 @@ class ConsumerLoop:
         )
 
 
-def decode(messages: Sequence[Message]) -> list[Record]:
-    records = []
+Undecodable = tuple[Message, str, str]  # the message, a reason code, what was wrong
+
+
+def decode(messages: Sequence[Message], max_bytes: int) -> tuple[list[Record], list[Undecodable]]:
+    """Transactions from the messages, and the messages that are not one (with why)."""
+    records, undecodable = [], []
     for message in messages:
-        try:
-            transaction = Transaction.from_json(message.value())
-        except InvalidTransaction as exc:
-            log.warning(
-                "⚠️ Skipped undecodable message at partition %s offset %s: %s",
-                message.partition(),
-                message.offset(),
-                exc,
-                extra={
-                    "event": "record_invalid",
-                    "partition": message.partition(),
-                    "offset": message.offset(),
-                    "reason": str(exc),
-                },
-            )
+        value = message.value()
+        if value is not None and len(value) > max_bytes:
+            undecodable.append((message, "too_large", f"{len(value)} bytes > {max_bytes}"))
             continue
-        records.append(Record(message.partition() or 0, message.offset() or 0, transaction))
-    return records
+        try:
+            transaction = Transaction.from_json(value)
+        except InvalidTransaction as exc:
+            undecodable.append((message, "undecodable", str(exc)))
+            continue
+        records.append(
+            Record(message.partition() or 0, message.offset() or 0, transaction, message=message)
+        )
+    return records, undecodable
 
 
 def offset_ranges(messages: Sequence[Message]) -> dict[int, list[int]]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from confluent_kafka import Message
+
 from playground.transaction import InvalidTransaction, Transaction
 
 log = logging.getLogger("consumer.pipeline")
@@ -23,6 +25,16 @@ class Record:
     offset: int
     transaction: Transaction
     notes: dict[str, object] = field(default_factory=dict)
+    message: Message | None = None  # the original, for the dead-letter topic
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record a step dropped, and why: it goes to the dead-letter topic, never lost."""
+
+    record: Record
+    step: str
+    reason: str
 
 
 Step = Callable[[list[Record]], list[Record]]
@@ -49,31 +61,31 @@ class Pipeline:
         self.names = tuple(names)
         self._steps = [STEPS[n] for n in names]
 
-    def __call__(self, records: list[Record]) -> list[Record]:
-        for function in self._steps:
-            records = function(records)
-        return records
+    def __call__(self, records: list[Record]) -> tuple[list[Record], list[Rejected]]:
+        """Run the steps; return the records that came through and those a step dropped."""
+        rejected: list[Rejected] = []
+        for name, function in zip(self.names, self._steps, strict=True):
+            kept = function(records)
+            survivors = {id(r) for r in kept}
+            rejected.extend(
+                Rejected(r, name, str(r.notes.get("error", f"dropped by step {name}")))
+                for r in records
+                if id(r) not in survivors
+            )
+            records = kept
+        return records, rejected
 
 
 @step("validate")
 def validate(records: list[Record]) -> list[Record]:
-    """Drop transactions whose values are not of their kind (amount, currency, card...)."""
+    """Drop transactions whose values are not of their kind (amount, currency, card...);
+    the pipeline sends them to the dead-letter topic with the reason."""
     valid = []
     for record in records:
         try:
             record.transaction.check()
         except InvalidTransaction as exc:
-            log.warning(
-                "⚠️ Dropped invalid transaction %s: %s",
-                record.transaction.transaction_id,
-                exc,
-                extra={
-                    "event": "transaction_invalid",
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "reason": str(exc),
-                },
-            )
+            record.notes["error"] = str(exc)
             continue
         valid.append(record)
     return valid

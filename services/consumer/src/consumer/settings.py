@@ -35,6 +35,10 @@ class ConsumerSettings:
     group_protocol: str = "classic"
     assignment_strategy: str | None = "range"
     group_instance_id: str | None = None
+    # Poison messages: larger than this, or undecodable, or dropped by a step, go to the
+    # dead-letter topic; a dead letter unacknowledged after dlq_timeout_s stops the consumer.
+    max_message_bytes: int = 65_536
+    dlq_timeout_s: float = 30.0
 
 
 def known_steps(names: list[str]) -> None:
@@ -82,4 +86,6 @@ def read(env: Env) -> ConsumerSettings:
         group_protocol=protocol,
         assignment_strategy=strategy or ("range" if protocol == "classic" else None),
         group_instance_id=env.str("GROUP_INSTANCE_ID", None),
+        max_message_bytes=env.int("MAX_MESSAGE_BYTES", 65_536, validate=at_least(1)),
+        dlq_timeout_s=env.float("DLQ_TIMEOUT_S", 30.0, validate=at_least(0, inclusive=False)),
     )

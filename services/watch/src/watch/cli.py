@@ -74,7 +74,7 @@ def main(
     """Watch the playground's consumer groups: members, partitions, lag and rebalances."""
     if as_json and not once:
         raise click.UsageError("--json goes with --once")
-    kafka = KafkaSettings(bootstrap_servers, topic, client_config={})
+    kafka = KafkaSettings(bootstrap_servers, topic, f"{topic}.dlq", client_config={})
     admin = AdminClient(admin_config(kafka, "playground-watch"))
     broker = Broker(admin, topic)
     try:
