@@ -11,7 +11,10 @@ from playground.settings import SettingsError, load
 from producer import settings as producer_settings
 from provision import settings as provision_settings
 
-OURS = ("KAFKA_", "BATCH_", "PRODUCER_", "TOPIC", "LOG_", "PIPELINE", "CLIENT", "GROUP_", "ASSIGN")
+OURS = (
+    *("KAFKA_", "BATCH_", "PRODUCER_", "TOPIC", "LOG_", "PIPELINE", "CLIENT", "GROUP_"),
+    *("ASSIGN", "SESSION_", "MAX_", "DLQ_"),
+)
 
 
 @pytest.fixture(autouse=True)
@@ -160,6 +163,11 @@ def test_static_membership_and_cooperative_assignment_are_read(
             {"GROUP_PROTOCOL": "consumer", "ASSIGNMENT_STRATEGY": "range"},
             "ASSIGNMENT_STRATEGY='range': applies to GROUP_PROTOCOL=classic only",
         ),
+        (
+            {"GROUP_PROTOCOL": "consumer", "SESSION_TIMEOUT_MS": "6000"},
+            "SESSION_TIMEOUT_MS='6000': applies to GROUP_PROTOCOL=classic only",
+        ),
+        ({"MAX_POLL_INTERVAL_MS": "0"}, "MAX_POLL_INTERVAL_MS='0': must be 1 or more"),
     ],
 )
 def test_bad_group_settings_say_what_is_allowed(env: dict[str, str], message: str) -> None:

@@ -41,8 +41,14 @@ def consumer_config(
     protocol: str = "classic",
     assignment_strategy: str | None = "range",
     instance_id: str | None = None,
+    session_timeout_ms: int | None = None,
+    max_poll_interval_ms: int | None = None,
 ) -> ClientConfig:
     group: ClientConfig = {"group.id": group_id, "group.protocol": protocol}
+    if session_timeout_ms is not None:
+        group["session.timeout.ms"] = session_timeout_ms
+    if max_poll_interval_ms is not None:
+        group["max.poll.interval.ms"] = max_poll_interval_ms
     if assignment_strategy is not None:
         group["partition.assignment.strategy"] = assignment_strategy
     if instance_id is not None:

@@ -74,6 +74,8 @@ def main(
             protocol=config.group_protocol,
             assignment_strategy=config.assignment_strategy,
             instance_id=config.group_instance_id,
+            session_timeout_ms=config.session_timeout_ms,
+            max_poll_interval_ms=config.max_poll_interval_ms,
         )
     )
     dead_letters = DeadLetters(

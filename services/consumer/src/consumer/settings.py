@@ -39,6 +39,10 @@ class ConsumerSettings:
     # dead-letter topic; a dead letter unacknowledged after dlq_timeout_s stops the consumer.
     max_message_bytes: int = 65_536
     dlq_timeout_s: float = 30.0
+    # Failure detection: a member silent for session_timeout_ms (classic protocol; the broker
+    # sets it for the consumer protocol), or not polling for max_poll_interval_ms, is evicted.
+    session_timeout_ms: int | None = None
+    max_poll_interval_ms: int | None = None
 
 
 def known_steps(names: list[str]) -> None:
@@ -50,12 +54,12 @@ def known_steps(names: list[str]) -> None:
         )
 
 
-def classic_only(protocol: str | None) -> Callable[[str], None]:
-    def check(_: str) -> None:
+def classic_only(protocol: str | None, why: str) -> Callable[[object], None]:
+    def check(_: object) -> None:
         if protocol == "consumer":
             raise ValidationError(
-                "applies to GROUP_PROTOCOL=classic only: with the consumer protocol the broker "
-                "assigns partitions; unset it"
+                f"applies to GROUP_PROTOCOL=classic only: with the consumer protocol {why}; "
+                "unset it"
             )
 
     return check
@@ -66,7 +70,10 @@ def read(env: Env) -> ConsumerSettings:
     strategy = env.str(
         "ASSIGNMENT_STRATEGY",
         None,
-        validate=[one_of(ASSIGNMENT_STRATEGIES), classic_only(protocol)],
+        validate=[
+            one_of(ASSIGNMENT_STRATEGIES),
+            classic_only(protocol, "the broker assigns partitions"),
+        ],
     )
     client = env.str(
         "CLIENT",
@@ -88,4 +95,13 @@ def read(env: Env) -> ConsumerSettings:
         group_instance_id=env.str("GROUP_INSTANCE_ID", None),
         max_message_bytes=env.int("MAX_MESSAGE_BYTES", 65_536, validate=at_least(1)),
         dlq_timeout_s=env.float("DLQ_TIMEOUT_S", 30.0, validate=at_least(0, inclusive=False)),
+        session_timeout_ms=env.int(
+            "SESSION_TIMEOUT_MS",
+            None,
+            validate=[
+                at_least(1),
+                classic_only(protocol, "the broker sets it (group.consumer.session.timeout.ms)"),
+            ],
+        ),
+        max_poll_interval_ms=env.int("MAX_POLL_INTERVAL_MS", None, validate=at_least(1)),
     )
