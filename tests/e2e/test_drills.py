@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from tests.e2e.stack import Position, Stack, wait_until
 
@@ -98,3 +99,81 @@ def caught_up(stack: Stack, group: str, services: tuple[str, ...]) -> dict[int, 
 
     wait_until(done, 90, f"{group} to commit and log up to {ends}")
     return ends
+
+
+def start_stream(stack: Stack, count: int, **env: str) -> None:
+    stack.up(
+        "shared",
+        PRODUCER_COUNT=str(count),
+        PRODUCER_INTERVAL_S="0.003",
+        BATCH_SIZE=str(BATCH),
+        BATCH_MAX_WAIT_S="0.5",
+        PIPELINE="validate,enrich,score",
+        SESSION_TIMEOUT_MS="6000",
+        **env,
+    )
+    wait_until(lambda: len(stack.processed(BRAVO)) > 200, 60, "bravo to be busy")
+
+
+def drain(stack: Stack, count: int) -> Ledger:
+    def everything_sent() -> set[Position] | None:
+        sent = set(stack.sent())
+        return sent if len(sent) == count else None
+
+    sent = wait_until(everything_sent, 180, f"the producer to send {count}")
+    wait_until(lambda: processed_all(stack, (BRAVO, ZULU), sent), 180, "all to be processed")
+    return ledger(stack, (BRAVO, ZULU))
+
+
+def test_a_paused_consumer_loses_its_partitions_and_its_late_commits_are_refused(
+    stack: Stack,
+) -> None:
+    group = stack.env["SHARED_GROUP_ID"]
+    start_stream(stack, 5_000, MAX_POLL_INTERVAL_MS="7000")
+    watermarks: list[dict[int, int]] = [stack.committed(group)]
+
+    stack.container(BRAVO).pause()
+    try:
+        # Silent past session.timeout.ms and max.poll.interval.ms: evicted, zulu takes over.
+        wait_until(
+            lambda: stack.members(group) == {"zulu": [0, 1, 2]},
+            60,
+            "zulu to own every partition while bravo is paused",
+        )
+        watermarks.append(stack.committed(group))
+    finally:
+        stack.container(BRAVO).unpause()
+
+    def rejoined() -> bool:
+        watermarks.append(stack.committed(group))
+        members = stack.members(group)
+        return len(members) == 2 and all(members.values())
+
+    wait_until(rejoined, 60, "bravo to rejoin the group")
+    final = drain(stack, 5_000)
+    watermarks.append(stack.committed(group))
+    print(f"\nledger after a pause: {final}")
+    assert final.lost == 0
+    # Whatever bravo tried to commit when it woke up was refused: no committed offset ever
+    # went back, although bravo held older offsets than zulu had committed meanwhile.
+    for earlier, later in pairwise(watermarks):
+        assert all(later.get(p, 0) >= o for p, o in earlier.items()), (earlier, later)
+    woke = [r.get("event") for r in stack.records(BRAVO)]
+    assert "partitions_lost" in woke or "commit_failed" in woke, "bravo noticed it was fenced"
+
+
+def test_the_broker_restarting_mid_stream_loses_nothing(stack: Stack) -> None:
+    start_stream(stack, 5_000)
+    started = {s: stack.container(s).attrs["State"]["StartedAt"] for s in ("producer", BRAVO, ZULU)}
+
+    stack.compose("restart", "kafka")
+
+    final = drain(stack, 5_000)
+    print(f"\nledger after a broker restart: {final}")
+    assert final.lost == 0
+    # Duplicates are expected here (commits fail while the broker is away, and consumers go
+    # on processing until it returns); how many is printed, not yet bounded: see issue 3.
+    for service, at in started.items():
+        assert stack.container(service).attrs["State"]["StartedAt"] == at, (
+            f"{service} recovered by itself, without a container restart"
+        )
