@@ -20,7 +20,9 @@ docker: ## Install and start Docker + Compose where missing (Debian hosts, as ro
 
 images: docker ## Official images if a registry answers, else build them offline; build the app image
 	@infra/images/ensure.sh
-	@$(COMPOSE) $(ALL_PROFILES) build -q
+	@# Every Python service shares one image: building it once (through provision) spares
+	@# Compose building the same image for each service in parallel.
+	@$(COMPOSE) build -q provision
 
 play: images ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
 	$(COMPOSE) --profile $(PROFILE) up

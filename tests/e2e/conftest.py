@@ -28,7 +28,7 @@ def broker() -> Iterator[Stack]:
         pytest.fail("e2e tests need a running Docker engine: run `make e2e` (it starts one)")
     stack = Stack(project="kafka-playground-e2e", host_port=free_port())
     stack.compose("down", "-v", "--remove-orphans")
-    stack.compose("--profile", "fanout", "--profile", "shared", "build", "-q")
+    stack.compose("build", "-q", "provision")  # the one image every Python service runs
     stack.compose("up", "-d", "--wait", "kafka")
     yield stack
     stack.compose("--profile", "fanout", "--profile", "shared", "down", "-v", "--remove-orphans")
