@@ -29,6 +29,7 @@ class DeadLetters:
         self._group_id = group_id
         self._timeout_s = timeout_s
         self._failures: list[str] = []
+        self._unflushed = 0
 
     def send(self, message: Message, reason: str, error: str) -> None:
         headers = [
@@ -48,6 +49,7 @@ class DeadLetters:
             headers=headers,
             on_delivery=self._on_delivery,
         )
+        self._unflushed += 1
         log.warning(
             "☠️ Dead-lettered partition %s offset %s (%s): %s",
             message.partition(),
@@ -65,6 +67,9 @@ class DeadLetters:
 
     def flush(self) -> None:
         """Wait until every dead letter is acknowledged; raise DeadLetterError otherwise."""
+        if not self._unflushed:
+            return  # the common case: a batch without poison costs nothing here
+        self._unflushed = 0
         left = self._producer.flush(self._timeout_s)
         failures, self._failures = self._failures, []
         if left or failures:
