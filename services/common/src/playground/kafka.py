@@ -11,26 +11,30 @@ from playground.settings import KafkaSettings
 ClientConfig = dict[str, Any]
 
 
-def _base(kafka: KafkaSettings, client_id: str) -> ClientConfig:
+def _config(kafka: KafkaSettings, client_id: str, specific: ClientConfig) -> ClientConfig:
+    """Our settings for one kind of client; KAFKA_CLIENT_* passthrough settings win over them."""
     return {
         "bootstrap.servers": kafka.bootstrap_servers,
         "client.id": client_id,
         # librdkafka's own log lines go through Python logging, in the service's format.
         "logger": logging.getLogger("librdkafka"),
+        **specific,
         **kafka.client_config,
     }
 
 
 def producer_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
-    return {
-        **_base(kafka, client_id),
-        # No duplicates or reordering from retries; implies acks=all.
-        "enable.idempotence": True,
-        # The Java client's partitioner: the same key lands on the same partition whichever
-        # client produced it (librdkafka's default, consistent_random, hashes differently).
-        "partitioner": "murmur2_random",
-        **kafka.client_config,
-    }
+    return _config(
+        kafka,
+        client_id,
+        {
+            # No duplicates or reordering from retries; implies acks=all.
+            "enable.idempotence": True,
+            # The Java client's partitioner: the same key lands on the same partition whichever
+            # client produced it (librdkafka's default, consistent_random, hashes differently).
+            "partitioner": "murmur2_random",
+        },
+    )
 
 
 def consumer_config(
@@ -44,25 +48,26 @@ def consumer_config(
     session_timeout_ms: int | None = None,
     max_poll_interval_ms: int | None = None,
 ) -> ClientConfig:
-    group: ClientConfig = {"group.id": group_id, "group.protocol": protocol}
-    if session_timeout_ms is not None:
-        group["session.timeout.ms"] = session_timeout_ms
-    if max_poll_interval_ms is not None:
-        group["max.poll.interval.ms"] = max_poll_interval_ms
-    if assignment_strategy is not None:
-        group["partition.assignment.strategy"] = assignment_strategy
-    if instance_id is not None:
-        group["group.instance.id"] = instance_id
-    return {
-        **_base(kafka, client_id),
-        **group,
-        # Offsets are committed by hand, after the pipeline has processed a batch.
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        **kafka.client_config,
+    optional = {
+        "partition.assignment.strategy": assignment_strategy,
+        "group.instance.id": instance_id,
+        "session.timeout.ms": session_timeout_ms,
+        "max.poll.interval.ms": max_poll_interval_ms,
     }
+    return _config(
+        kafka,
+        client_id,
+        {
+            "group.id": group_id,
+            "group.protocol": protocol,
+            **{name: value for name, value in optional.items() if value is not None},
+            # Offsets are committed by hand, after the pipeline has processed a batch.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+        },
+    )
 
 
 def admin_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
-    return _base(kafka, client_id)
+    return _config(kafka, client_id, {})

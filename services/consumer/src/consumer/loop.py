@@ -68,7 +68,7 @@ class ConsumerLoop:
                 on_lost=self._on_lost,
             )
             while not self.stop.is_set():
-                self._poll(consumer)
+                self._poll()
                 if self.batch.ready():
                     self._process(self.batch.take())
             # Stopping: the batch in hand was received, so finish it rather than drop it.
@@ -82,10 +82,10 @@ class ConsumerLoop:
                 extra={"event": "consumer_stopped"},
             )
 
-    def _poll(self, consumer: Consumer) -> None:
+    def _poll(self) -> None:
         wait = self.batch.time_left()
         timeout = POLL_S if wait is None else min(wait, POLL_S)
-        for message in consumer.consume(num_messages=self.batch.room(), timeout=timeout):
+        for message in self.consumer.consume(num_messages=self.batch.room(), timeout=timeout):
             error = message.error()
             if error is None:
                 # A message from a partition revoked during this consume() call was committed
