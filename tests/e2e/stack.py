@@ -142,6 +142,19 @@ class Stack:
             for r in self.events("producer", "transaction_sent")
         }
 
+    def wait_sent(self, count: int, timeout_s: float = 90) -> dict[Position, str]:
+        """Wait for the producer's `count` delivery reports; return them."""
+
+        def complete() -> dict[Position, str] | None:
+            sent = self.sent()
+            return sent if len(sent) == count else None
+
+        return wait_until(complete, timeout_s, f"the producer's {count} delivery reports")
+
+    def processed_by(self, *services: str) -> set[Position]:
+        """Every (partition, offset) any of the services processed."""
+        return set().union(*(self.processed(s) for s in services))
+
     def processed(self, service: str) -> list[Position]:
         """Every (partition, offset) the service's batches covered, repeats included."""
         positions: list[Position] = []

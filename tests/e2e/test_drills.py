@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import pairwise
 
-from tests.e2e.stack import Position, Stack, wait_until
+from tests.e2e.stack import Stack, wait_until
 
 SENT = 10_000
 BATCH = 50
@@ -38,10 +38,6 @@ def ledger(stack: Stack, services: tuple[str, ...], upto: dict[int, int] | None 
     )
 
 
-def processed_all(stack: Stack, services: tuple[str, ...], sent: set[Position]) -> bool:
-    return set().union(*(set(stack.processed(s)) for s in services)) >= sent
-
-
 def start_stream(stack: Stack, count: int, **env: str) -> None:
     stack.up(
         "shared",
@@ -58,12 +54,8 @@ def start_stream(stack: Stack, count: int, **env: str) -> None:
 
 
 def drain(stack: Stack, count: int) -> Ledger:
-    def everything_sent() -> set[Position] | None:
-        sent = set(stack.sent())
-        return sent if len(sent) == count else None
-
-    sent = wait_until(everything_sent, 180, f"the producer to send {count}")
-    wait_until(lambda: processed_all(stack, (BRAVO, ZULU), sent), 180, "all to be processed")
+    sent = set(stack.wait_sent(count, timeout_s=180))
+    wait_until(lambda: stack.processed_by(BRAVO, ZULU) >= sent, 180, "all to be processed")
     return ledger(stack, (BRAVO, ZULU))
 
 
@@ -103,7 +95,7 @@ def caught_up(stack: Stack, group: str, services: tuple[str, ...]) -> dict[int, 
         if not all(committed.get(p, 0) >= end for p, end in ends.items()):
             return False
         before_ends = {(p, o) for p, o in stack.sent() if o < ends.get(p, 0)}
-        return processed_all(stack, services, before_ends)
+        return stack.processed_by(*services) >= before_ends
 
     wait_until(done, 90, f"{group} to commit and log up to {ends}")
     return ends

@@ -5,21 +5,15 @@ from __future__ import annotations
 from tests.e2e.stack import Position, Stack, wait_until
 
 SENT = 120
+SHARED = ("consumer-bravo-shared", "consumer-zulu-shared")
 
 
-def all_sent(stack: Stack, count: int) -> dict[Position, str]:
-    def complete() -> dict[Position, str] | None:
-        sent = stack.sent()
-        return sent if len(sent) == count else None
-
-    return wait_until(complete, 90, f"the producer's {count} delivery reports")
-
-
-def wait_processed(stack: Stack, service: str, positions: set[Position]) -> None:
+def wait_processed(stack: Stack, positions: set[Position], *services: str) -> None:
+    """Wait until the services between them have processed every one of `positions`."""
     wait_until(
-        lambda: set(stack.processed(service)) >= positions,
+        lambda: stack.processed_by(*services) >= positions,
         60,
-        f"{service} to process every transaction sent",
+        f"{' and '.join(services)} to process every transaction sent",
     )
 
 
@@ -35,12 +29,12 @@ def wait_committed_to_end(stack: Stack, group: str) -> None:
 
 def test_fanout_both_consumers_process_every_transaction(stack: Stack) -> None:
     stack.up("fanout", PRODUCER_COUNT=str(SENT), PRODUCER_INTERVAL_S="0.02")
-    sent = all_sent(stack, SENT)
+    sent = stack.wait_sent(SENT)
     assert len(set(sent.values())) == SENT, "transaction ids are unique"
     assert {p for p, _ in sent} == {0, 1, 2}, "the key spreads transactions over 3 partitions"
 
     for service in ("consumer-bravo", "consumer-zulu"):
-        wait_processed(stack, service, set(sent))
+        wait_processed(stack, set(sent), service)
         assert set(stack.processed(service)) == set(sent)
     for group in (stack.env["BRAVO_GROUP_ID"], stack.env["ZULU_GROUP_ID"]):
         wait_committed_to_end(stack, group)
@@ -59,16 +53,8 @@ def test_shared_group_splits_the_partitions_and_the_work(stack: Stack) -> None:
     assert sorted(len(p) for p in members.values()) == [1, 2]
     assert sorted(p for owned in members.values() for p in owned) == [0, 1, 2]
 
-    sent = all_sent(stack, SENT)
-    wait_until(
-        lambda: (
-            set(stack.processed("consumer-bravo-shared"))
-            | set(stack.processed("consumer-zulu-shared"))
-            >= set(sent)
-        ),
-        60,
-        "the group to process every transaction sent",
-    )
+    sent = stack.wait_sent(SENT)
+    wait_processed(stack, set(sent), *SHARED)
     bravo = stack.processed("consumer-bravo-shared")
     zulu = stack.processed("consumer-zulu-shared")
     assert bravo, "both members did some of the work"
@@ -82,18 +68,10 @@ def test_shared_group_splits_the_partitions_and_the_work(stack: Stack) -> None:
 
 def test_both_profiles_run_three_groups_side_by_side(stack: Stack) -> None:
     stack.up("fanout", "shared", PRODUCER_COUNT=str(SENT), PRODUCER_INTERVAL_S="0.02")
-    sent = set(all_sent(stack, SENT))
+    sent = set(stack.wait_sent(SENT))
     for service in ("consumer-bravo", "consumer-zulu"):
-        wait_processed(stack, service, sent)
-    wait_until(
-        lambda: (
-            set(stack.processed("consumer-bravo-shared"))
-            | set(stack.processed("consumer-zulu-shared"))
-            >= sent
-        ),
-        60,
-        "the shared group to process every transaction sent",
-    )
+        wait_processed(stack, sent, service)
+    wait_processed(stack, sent, *SHARED)
     assert not set(stack.processed("consumer-bravo-shared")) & set(
         stack.processed("consumer-zulu-shared")
     )
