@@ -24,6 +24,11 @@ class Checkpoint:
             key = (message.topic() or "", message.partition() or 0)
             self._pending[key] = max(self._pending.get(key, 0), (message.offset() or 0) + 1)
 
+    @property
+    def pending(self) -> bool:
+        """Whether something processed is not committed yet."""
+        return bool(self._pending)
+
     def forget(self, partitions: Iterable[TopicPartition]) -> None:
         """Drop pending offsets of partitions we no longer own (lost: never commit them)."""
         for tp in partitions:

@@ -3,6 +3,8 @@
 Rebalance rules (at-least-once, nothing committed before it was processed):
 - revoked: finish the batch in hand and commit it, so the next owner starts where we stopped;
 - lost (our membership expired): drop what we hold from those partitions, commit nothing;
+- a commit fails (broker away, member fenced): fetch nothing new until a retry succeeds or the
+  partitions move, so at most one batch is ever processed and not committed;
 - stop (SIGTERM/SIGINT): finish the batch in hand, commit, then close(), which leaves the group.
 """
 
@@ -45,6 +47,8 @@ class ConsumerLoop:
         self.pipeline = Pipeline(settings.pipeline)
         self.batch: Batch[Message] = Batch(settings.batch_size, settings.batch_max_wait_s)
         self.owned: set[int] = set()
+        # A commit failed: these partitions are paused until a commit succeeds.
+        self.paused: set[tuple[str, int]] = set()
 
     def run(self) -> None:
         s, consumer = self.settings, self.consumer
@@ -68,6 +72,8 @@ class ConsumerLoop:
                 on_lost=self._on_lost,
             )
             while not self.stop.is_set():
+                if self.stalled:
+                    self._commit()  # retried once per poll, ~1 s apart
                 self._poll()
                 if self.batch.ready():
                     self._process(self.batch.take())
@@ -126,7 +132,36 @@ class ConsumerLoop:
                 "dead_lettered": len(undecodable) + len(rejected),
             },
         )
+        self._commit()
+
+    def _commit(self) -> None:
+        """Commit what was processed. While that fails, keep the assignment paused.
+
+        Going on would pile up processed, uncommitted batches, and all of them would be
+        processed again if the partitions are then lost. Pausing discards what was prefetched;
+        resuming fetches again from the position after the last message we took.
+        """
         self.checkpoint.commit()
+        if self.checkpoint.pending:
+            # Every time: partitions assigned during the stall must not fetch either.
+            assignment = self.consumer.assignment()
+            self.consumer.pause(assignment)
+            if not self.paused:
+                log.warning(
+                    "⏸️ Fetching paused until the commit succeeds",
+                    extra={"event": "fetch_paused"},
+                )
+            self.paused |= {(tp.topic, tp.partition) for tp in assignment}
+        elif self.paused:
+            # Everything we paused, assigned or not: librdkafka keeps a partition paused
+            # through a rebalance, so one lost and assigned again would never fetch.
+            self.consumer.resume([TopicPartition(t, p) for t, p in sorted(self.paused)])
+            self.paused.clear()
+            log.info("▶️ Fetching resumed", extra={"event": "fetch_resumed"})
+
+    @property
+    def stalled(self) -> bool:
+        return bool(self.paused)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.owned |= {tp.partition for tp in partitions}
