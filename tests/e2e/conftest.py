@@ -48,6 +48,7 @@ def stack(broker: Stack, request: pytest.FixtureRequest) -> Iterator[Stack]:
         yield broker
     finally:
         broker.remove_services()
+        broker.reconnect()  # a test may have restarted the broker
         broker.env = {}
 
 

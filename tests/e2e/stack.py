@@ -41,6 +41,7 @@ class Stack:
     project: str
     host_port: int
     env: dict[str, str] = field(default_factory=dict)
+    _retired: list[AdminClient] = field(default_factory=list)
 
     # ---- Compose ----
     def compose(
@@ -169,6 +170,12 @@ class Stack:
         # Kept for the stack's lifetime: an AdminClient destroyed while a request is pending
         # leaves that request's future waiting forever.
         return AdminClient({"bootstrap.servers": f"localhost:{self.host_port}"})
+
+    def reconnect(self) -> None:
+        """Use a new AdminClient from now on: librdkafka's old one may never reach a group
+        coordinator again after a broker restart. The old one is kept, not destroyed."""
+        if "admin" in self.__dict__:
+            self._retired.append(self.__dict__.pop("admin"))
 
     def committed(self, group: str) -> dict[int, int]:
         request = [ConsumerGroupTopicPartitions(group)]

@@ -29,7 +29,7 @@ class Broker:
         # Groups first, end offsets last: read in this order, lag is never negative while the
         # producer keeps appending.
         found = [self._describe(g) for g in sorted(groups or self._group_ids())]
-        ends = self._end_offsets()
+        ends = self.end_offsets()
         partitions = tuple(PartitionView(p, end) for p, end in sorted(ends.items()))
         views = tuple(g.view(ends) for g in found if g.reads_topic)
         return Snapshot(time, self.topic, partitions, views)
@@ -41,7 +41,7 @@ class Broker:
             raise KafkaException(f"topic {self.topic!r} not found")
         return sorted(metadata.partitions)
 
-    def _end_offsets(self) -> dict[int, int]:
+    def end_offsets(self) -> dict[int, int]:
         latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
         request = {TopicPartition(self.topic, p): latest for p in self._partition_ids()}
         futures = self.admin.list_offsets(request, request_timeout=TIMEOUT_S)

@@ -1,0 +1,106 @@
+"""`playground-chaos`: the fault drills against the playground that is up, then the ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+import docker
+from confluent_kafka.admin import AdminClient
+from docker.errors import DockerException
+from rich.console import Console
+from rich.table import Table
+
+from chaos.drills import Drills, DrillTimeout, Report
+from chaos.playground import Playground, PlaygroundError
+from playground.kafka import admin_config
+from playground.settings import KafkaSettings
+from watch.broker import Broker
+
+# Wide enough for the ledger table even when the output is a pipe (80 columns by default).
+console = Console(highlight=False, width=max(Console().width, 100))
+
+
+@click.command()
+@click.option(
+    "--bootstrap-servers",
+    envvar="KAFKA_BOOTSTRAP_SERVERS",
+    default="localhost:9092",
+    show_default=True,
+    help="The playground's broker, from the host. [env KAFKA_BOOTSTRAP_SERVERS]",
+)
+@click.option(
+    "--topic", envvar="TOPIC", default="transactions", show_default=True, help="[env TOPIC]"
+)
+@click.option(
+    "--project",
+    envvar="COMPOSE_PROJECT_NAME",
+    default="kafka-playground",
+    show_default=True,
+    help="The playground's Compose project. [env COMPOSE_PROJECT_NAME]",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Transactions the stream sends at least (it runs until the faults are over, too).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0),
+    default=0.003,
+    show_default=True,
+    help="Seconds between two transactions of the stream.",
+)
+def main(bootstrap_servers: str, topic: str, project: str, count: int, interval: float) -> None:
+    """Fault drills on the running playground: kill -9 a consumer three times, pause it past
+    its session timeout, restart the broker, restart every consumer gracefully; all while a
+    fast stream of transactions flows. Then print the ledger: lost must be 0, duplicates at
+    most the batches in flight. Exit code 1 if a promise was broken.
+
+    Follow it in another terminal with `docker compose logs -f`. Start the playground with
+    SESSION_TIMEOUT_MS=6000 for quicker drills (the default session timeout is 45 s).
+    """
+    kafka = KafkaSettings(bootstrap_servers, topic, f"{topic}.dlq", client_config={})
+    try:
+        client = docker.from_env()
+    except DockerException as exc:
+        raise click.ClickException(f"cannot reach Docker: {exc}") from None
+
+    def connect() -> Broker:
+        return Broker(AdminClient(admin_config(kafka, "playground-chaos")), topic)
+
+    drills = Drills(Playground(project, client, connect), say=say)
+    try:
+        report = drills.run(count, interval)
+    except (PlaygroundError, DrillTimeout) as exc:
+        raise click.ClickException(str(exc)) from None
+    console.print(table(report))
+    for problem in report.problems:
+        console.print(f"[red]✗ {problem}[/]")
+    console.print("[green]All promises kept.[/]" if report.ok else "[red]Promises broken.[/]")
+    raise SystemExit(0 if report.ok else 1)
+
+
+def say(text: str) -> None:
+    console.print(f"[dim]{datetime.now():%H:%M:%S}[/] {text}", soft_wrap=True)
+
+
+def table(report: Report) -> Table:
+    t = Table(title="Ledger: the stream's acknowledged transactions against batch_processed")
+    t.add_column("fault", no_wrap=True)
+    t.add_column("group", no_wrap=True)
+    for name in ("messages", "lost", "new duplicates", "allowed", ""):
+        t.add_column(name, justify="right")
+    for c in report.checks:
+        t.add_row(
+            c.fault,
+            c.group,
+            str(c.ledger.sent),
+            str(c.ledger.lost),
+            str(c.new_duplicates),
+            str(c.allowed),
+            "✓" if c.ok else "[red]✗[/]",
+        )
+    return t

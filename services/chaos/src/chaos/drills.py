@@ -1,0 +1,313 @@
+"""The fault drills, run while a fast stream of transactions flows, each checked with the ledger.
+
+In order: kill -9 a consumer three times (restarting it each time), `docker pause` it past its
+session timeout, restart the broker, stop and start every consumer gracefully; then stop the
+stream and drain. After each fault the drills wait until every group has committed and logged
+everything the topic held, then balance the ledger of each group:
+- lost must be 0;
+- new duplicates at most the batches in flight the fault could interrupt (0 for graceful stops).
+Outside the ledger they check that no committed offset ever goes back (a fenced member's late
+commit refused) and that the broker restart needed no container restart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from confluent_kafka import KafkaException
+
+from chaos import ledger
+from chaos.ledger import Ledger, Position
+from chaos.playground import Container, LogReader, Member, Playground, PlaygroundError
+from watch.model import GroupView
+
+T = TypeVar("T")
+KILLS = 3
+DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
+SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
+POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """A group's ledger after one fault: what it added in duplicates, and what it may add."""
+
+    fault: str
+    group: str
+    ledger: Ledger  # everything the stream sent up to this point
+    new_duplicates: int
+    allowed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.ledger.lost == 0 and self.new_duplicates <= self.allowed
+
+
+@dataclass
+class Report:
+    checks: list[Check] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # promises broken outside the ledger
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(c.ok for c in self.checks)
+
+    def final(self) -> dict[str, Ledger]:
+        return {c.group: c.ledger for c in self.checks if c.fault == "drained"}
+
+
+class Drills:
+    def __init__(self, playground: Playground, say: Callable[[str], None] = print) -> None:
+        self.pg = playground
+        self.say = say
+        self.report = Report()
+        self.started = datetime.now(UTC)
+        self.members: list[Member] = []
+        self.stream: Container = None
+        self._high: dict[tuple[str, int], int] = {}  # highest committed offset seen
+        # The ledger's two sides, read incrementally from the containers' logs.
+        self._readers: dict[str, LogReader] = {}
+        self._sent: set[Position] = set()
+        self._counts: dict[str, Counter[Position]] = {}
+        self._events: dict[str, list[str]] = {}
+
+    # ---- the drill sequence ----
+    def run(self, count: int, interval_s: float) -> Report:
+        self.members = self.pg.members()
+        if not self.members:
+            raise PlaygroundError("no consumer is running: start the playground first (make up)")
+        target = self._target()
+        self.started = datetime.now(UTC)
+        self.say(f"streaming transactions every {interval_s:g} s until {count} are acknowledged")
+        self.stream = self.pg.start_stream(interval_s)
+        try:
+            self._wait(
+                lambda: self._refresh() & self._counts[target.service].keys(),
+                SETTLE_S,
+                f"{target.service} to process the stream",
+            )
+            for kill in range(1, KILLS + 1):
+                self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
+                target.container.kill()
+                target.container.start()
+                self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
+            self._pause(target)
+            self._checkpoint("pause", {target.group: target.settings.batch_size})
+            self._restart_broker()
+            self._checkpoint("broker restart", self._in_flight(self.members))
+            self._graceful_restarts()
+            self._checkpoint("graceful restarts", {})
+            self._wait(
+                lambda: len(self._refresh()) >= count,
+                count * interval_s * 5 + SETTLE_S,
+                f"{count} transactions to be acknowledged",
+            )
+            self.say("stopping the stream (SIGTERM: the producer flushes and exits)")
+            self.stream.stop(timeout=60)
+            self._expect_exit_0(self.stream, "the stream producer")
+            self._checkpoint("drained", {})
+        finally:
+            self.stream.remove(force=True)
+        return self.report
+
+    def _target(self) -> Member:
+        """The consumer to hurt: bravo in a shared group if there is one."""
+        sizes = Counter(m.group for m in self.members)
+        return min(self.members, key=lambda m: (sizes[m.group] < 2, m.client != "bravo", m.service))
+
+    def _pause(self, target: Member) -> None:
+        timeout_s = self._session_timeout_s(target)
+        self.say(f"docker pause {target.service} until its group evicts it (~{timeout_s:g} s)")
+        target.container.pause()
+        try:
+            self._wait(
+                lambda: not self._owns(target), timeout_s + SETTLE_S, "the group to evict it"
+            )
+        finally:
+            self._refresh()
+            woke = len(self._events[target.service])
+            target.container.unpause()
+        self._wait(lambda: self._owns(target), SETTLE_S, f"{target.service} to rejoin")
+        self._refresh()
+        if not set(self._events[target.service][woke:]) & {"partitions_lost", "commit_failed"}:
+            self.report.problems.append(f"{target.service} never noticed it had been evicted")
+
+    def _restart_broker(self) -> None:
+        self.say("restarting the broker")
+        watched = [self.stream, *(m.container for m in self.members)]
+        before = {c.name: started_at(c) for c in watched}
+        kafka = self.pg.container("kafka")
+        kafka.restart(timeout=60)
+        # No group request until the broker is back: librdkafka aborts the process when a
+        # connection drops under an admin request to a group coordinator (librdkafka#4605).
+        self._wait(lambda: healthy(kafka), SETTLE_S, "the broker to be healthy")
+        self.pg.reconnect()
+        self._wait(self._ends, SETTLE_S, "the broker to answer")
+        for c in watched:
+            if started_at(c) != before[c.name]:
+                self.report.problems.append(f"{c.name} had to be restarted after the broker's")
+
+    def _graceful_restarts(self) -> None:
+        names = ", ".join(m.service for m in self.members)
+        self.say(f"docker stop, then docker start: {names}")
+        for m in self.members:
+            m.container.stop(timeout=60)
+            self._expect_exit_0(m.container, m.service)
+        for m in self.members:
+            m.container.start()
+
+    # ---- checking ----
+    def _checkpoint(self, fault: str, allowed: dict[str, int]) -> None:
+        """Wait until every group committed and logged all the topic holds now; balance."""
+        ends: dict[int, int] = self._wait(self._ends, SETTLE_S, "the end offsets")
+        timeout_s = max(map(self._session_timeout_s, self.members)) + SETTLE_S
+
+        def caught_up() -> bool:
+            groups = self._view()
+            for view in groups.values():
+                if any((o.committed or 0) < ends.get(o.partition, 0) for o in view.offsets):
+                    return False
+            below = self._below(ends)
+            return len(groups) == len(self._groups()) and all(
+                below <= counts.keys() for counts in self._processed_by_group().values()
+            )
+
+        try:
+            self._wait(lambda: self._try(caught_up), timeout_s, "every group to catch up")
+        except DrillTimeout as exc:
+            self.report.problems.append(f"{fault}: {exc}")  # the ledger below says what is missing
+        below = self._below(ends)
+        for group, counts in sorted(self._processed_by_group().items()):
+            if missing := sorted(p for p in below if not counts[p]):
+                shown = ", ".join(f"p{p}@{o}" for p, o in missing[:10])
+                self.report.problems.append(f"{fault}: {group} never processed {shown} ...")
+            before = next(
+                (c.ledger for c in reversed(self.report.checks) if c.group == group), None
+            )
+            now = ledger.balance(below, counts)
+            new = now.duplicates - (before.duplicates if before else 0)
+            check = Check(fault, group, now, new, allowed.get(group, 0))
+            self.report.checks.append(check)
+            self.say(
+                f"  {fault}, {group}: {now} (new {new}, allowed {check.allowed})"
+                + ("" if check.ok else " ✗")
+            )
+
+    def _watch_commits(self, group: str, committed: dict[int, int | None]) -> None:
+        """No committed offset may ever go back: that would be a late commit applied."""
+        for partition, offset in committed.items():
+            if offset is None:
+                continue
+            high = self._high.get((group, partition), -1)
+            if offset < high:
+                self.report.problems.append(
+                    f"{group}: committed offset of partition {partition} went back "
+                    f"from {high} to {offset}"
+                )
+            self._high[(group, partition)] = max(high, offset)
+
+    def _expect_exit_0(self, container: Container, what: str) -> None:
+        container.reload()
+        code = container.attrs["State"]["ExitCode"]
+        if code != 0:
+            self.report.problems.append(f"{what} exited with code {code} when stopped")
+
+    # ---- reading the ledger's two sides ----
+    def _refresh(self) -> set[Position]:
+        """Read what the stream and the consumers logged since the last look; return `sent`."""
+        for c in (self.stream, *(m.container for m in self.members)):
+            if c.id not in self._readers:
+                self._readers[c.id] = LogReader(c, self.started)
+        for line in self._readers[self.stream.id].read():
+            if found := ledger.sent(line):
+                self._sent.add(found[0])
+        for m in self.members:
+            counts = self._counts.setdefault(m.service, Counter())
+            events = self._events.setdefault(m.service, [])
+            for line in self._readers[m.container.id].read():
+                counts.update(ledger.processed(line))
+                if name := ledger.event(line):
+                    events.append(name)
+        return self._sent
+
+    def _below(self, ends: dict[int, int]) -> set[Position]:
+        return {(p, o) for p, o in self._refresh() if o < ends.get(p, 0)}
+
+    def _processed_by_group(self) -> dict[str, Counter[Position]]:
+        self._refresh()
+        groups: dict[str, Counter[Position]] = {g: Counter() for g in self._groups()}
+        for m in self.members:
+            groups[m.group] += self._counts[m.service]
+        return groups
+
+    # ---- small helpers ----
+    def _groups(self) -> tuple[str, ...]:
+        return tuple(sorted({m.group for m in self.members}))
+
+    def _in_flight(self, members: list[Member]) -> dict[str, int]:
+        """Per group, the batches its members can have processed and not yet committed."""
+        allowed: Counter[str] = Counter()
+        for m in members:
+            allowed[m.group] += m.settings.batch_size
+        return dict(allowed)
+
+    def _owns(self, member: Member) -> bool:
+        view = self._view().get(member.group)
+        return view is not None and any(
+            m.client_id == member.client and m.partitions for m in view.members
+        )
+
+    def _ends(self) -> dict[int, int] | None:
+        return self._try(self.pg.broker.end_offsets)
+
+    def _view(self) -> dict[str, GroupView]:
+        """The groups now; every look also checks that no committed offset went back."""
+        groups = self.pg.groups(self._groups())
+        for view in groups.values():
+            self._watch_commits(view.group_id, {o.partition: o.committed for o in view.offsets})
+        return groups
+
+    def _session_timeout_s(self, member: Member) -> float:
+        ms = member.settings.session_timeout_ms
+        return ms / 1000 if ms else DEFAULT_SESSION_TIMEOUT_S
+
+    @staticmethod
+    def _try(check: Callable[..., T], *args: object) -> T | None:
+        """`check`, or None while the broker does not answer (it may be restarting)."""
+        try:
+            return check(*args)
+        except (KafkaException, TimeoutError):
+            return None
+
+    def _wait(self, check: Callable[[], T | None], timeout_s: float, what: str) -> T:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = check()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise DrillTimeout(f"timed out after {timeout_s:g} s waiting for {what}")
+            time.sleep(POLL_S)
+
+
+class DrillTimeout(Exception):
+    """The playground did not reach the state a drill waits for."""
+
+
+def healthy(container: Container) -> bool:
+    """Healthy by its healthcheck (running, if it has none)."""
+    container.reload()
+    state = container.attrs["State"]
+    return bool(
+        state.get("Health", {"Status": "healthy"})["Status"] == "healthy" and state["Running"]
+    )
+
+
+def started_at(container: Container) -> str:
+    container.reload()
+    return str(container.attrs["State"]["StartedAt"])
