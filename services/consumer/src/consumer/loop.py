@@ -89,9 +89,15 @@ class ConsumerLoop:
             )
 
     def _poll(self) -> None:
+        # consume() returns only once it has num_messages or its timeout has passed. An empty
+        # batch therefore asks for one message: asking for a full batch would hold the first
+        # arrival for up to POLL_S, past the batch's own max wait, which starts with it.
         wait = self.batch.time_left()
-        timeout = POLL_S if wait is None else min(wait, POLL_S)
-        for message in self.consumer.consume(num_messages=self.batch.room(), timeout=timeout):
+        if wait is None:
+            wanted, timeout = 1, POLL_S
+        else:
+            wanted, timeout = self.batch.room(), min(wait, POLL_S)
+        for message in self.consumer.consume(num_messages=wanted, timeout=timeout):
             error = message.error()
             if error is None:
                 # A message from a partition revoked during this consume() call was committed
