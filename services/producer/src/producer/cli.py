@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import click
 
@@ -59,12 +60,18 @@ def main(interval_s: float | None, count: int | None, seed: int | None) -> None:
         },
     )
     with Publisher(producer_config(config.kafka, config.client_id), config.kafka.topic) as out:
-        queued = 0
+        queued, due = 0, time.monotonic()
         while not stop.is_set() and (config.count is None or queued < config.count):
             out.send(make())
             queued += 1
             if config.interval_s:
-                out.serve(config.interval_s, stop.is_set)
+                # A schedule, not a pause after each send: the time send() takes does not lower
+                # the rate. Behind by over a second (the broker was away), it starts afresh
+                # instead of bursting to catch up.
+                due, now = due + config.interval_s, time.monotonic()
+                if due < now - 1:
+                    due = now
+                out.serve(due - now, stop.is_set)
         left = out.flush()
     log.info(
         "🛑 Producer stopped: %d sent, %d failed",
