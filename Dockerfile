@@ -17,6 +17,7 @@ COPY services/producer/pyproject.toml services/producer/
 COPY services/consumer/pyproject.toml services/consumer/
 COPY services/watch/pyproject.toml services/watch/
 COPY services/chaos/pyproject.toml services/chaos/
+COPY services/bench/pyproject.toml services/bench/
 COPY infra/provision/pyproject.toml infra/provision/
 RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-workspace
 COPY services services

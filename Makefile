@@ -10,7 +10,7 @@ ALL_PROFILES := --profile fanout --profile shared --profile tools
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
 
 .DEFAULT_GOAL := help
-.PHONY: help docker images play up down clean logs watch chaos provision test unit e2e lint format
+.PHONY: help docker images play up down clean logs watch chaos bench provision test unit e2e lint format
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ watch: ## Live view of the groups: members, partitions, lag, rebalances (after `
 
 chaos: ## Fault drills against the running playground (after `make up`), then the ledger
 	$(UV) run --locked playground-chaos --bootstrap-servers localhost:$${KAFKA_HOST_PORT:-9092}
+
+bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (~25 min)
+	$(COMPOSE) up -d --wait kafka
+	$(UV) run --locked playground-bench --bootstrap-servers localhost:$${KAFKA_HOST_PORT:-9092} $(BENCH_ARGS)
 
 provision: images ## Start the broker and create the topic only
 	$(COMPOSE) up provision

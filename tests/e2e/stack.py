@@ -6,34 +6,22 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import docker
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
+from chaos.wait import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
 
 Position = tuple[int, int]  # (partition, offset)
 ADMIN_TIMEOUT_S = 30
-
-
-def wait_until(check: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
-        time.sleep(0.5)
 
 
 @dataclass

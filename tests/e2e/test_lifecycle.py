@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from tests.e2e.stack import Stack, wait_until
+from chaos.wait import wait_until
+from tests.e2e.stack import Stack
 
 
 def test_provision_is_idempotent_and_refuses_a_partition_mismatch(stack: Stack) -> None:

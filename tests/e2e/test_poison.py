@@ -7,8 +7,9 @@ from dataclasses import asdict
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
+from chaos.wait import wait_until
 from playground.transaction import TransactionFactory
-from tests.e2e.stack import Stack, wait_until
+from tests.e2e.stack import Stack
 
 GOOD = asdict(TransactionFactory(seed=11)())
 MAX_BYTES = 2048

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.stack import Stack, wait_until
+from chaos.wait import wait_until
+from tests.e2e.stack import Stack
 
 BRAVO, ZULU = "consumer-bravo-shared", "consumer-zulu-shared"
 

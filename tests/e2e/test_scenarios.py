@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.stack import Position, Stack, wait_until
+from chaos.wait import wait_until
+from tests.e2e.stack import Position, Stack
 
 SENT = 120
 SHARED = ("consumer-bravo-shared", "consumer-zulu-shared")

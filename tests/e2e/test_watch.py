@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.stack import Stack, wait_until
+from chaos.wait import wait_until
+from tests.e2e.stack import Stack
 
 WATCH = Path(sys.executable).parent / "playground-watch"
 

@@ -11,8 +11,10 @@ from docker.errors import DockerException
 from rich.console import Console
 from rich.table import Table
 
-from chaos.drills import Drills, DrillTimeout, Report
+from chaos.drills import Drills, Report
 from chaos.playground import Playground, PlaygroundError
+from chaos.wait import TimedOut
+from playground.cli import host_option
 from playground.kafka import admin_config
 from playground.settings import KafkaSettings
 from watch.broker import Broker
@@ -22,22 +24,10 @@ console = Console(highlight=False, width=max(Console().width, 100))
 
 
 @click.command()
-@click.option(
-    "--bootstrap-servers",
-    envvar="KAFKA_BOOTSTRAP_SERVERS",
-    default="localhost:9092",
-    show_default=True,
-    help="The playground's broker, from the host. [env KAFKA_BOOTSTRAP_SERVERS]",
-)
-@click.option(
-    "--topic", envvar="TOPIC", default="transactions", show_default=True, help="[env TOPIC]"
-)
-@click.option(
-    "--project",
-    envvar="COMPOSE_PROJECT_NAME",
-    default="kafka-playground",
-    show_default=True,
-    help="The playground's Compose project. [env COMPOSE_PROJECT_NAME]",
+@host_option("KAFKA_BOOTSTRAP_SERVERS", "The playground's broker, from the host.")
+@host_option("TOPIC")
+@host_option(
+    "COMPOSE_PROJECT_NAME", "The playground's Compose project, whose containers the drills hurt."
 )
 @click.option(
     "--count",
@@ -74,7 +64,7 @@ def main(bootstrap_servers: str, topic: str, project: str, count: int, interval:
     drills = Drills(Playground(project, client, connect), say=say)
     try:
         report = drills.run(count, interval)
-    except (PlaygroundError, DrillTimeout) as exc:
+    except (PlaygroundError, TimedOut) as exc:
         raise click.ClickException(str(exc)) from None
     console.print(table(report))
     for problem in report.problems:

@@ -12,7 +12,6 @@ commit refused) and that the broker restart needed no container restart.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from confluent_kafka import KafkaException
 from chaos import ledger
 from chaos.ledger import Ledger, Position
 from chaos.playground import Container, LogReader, Member, Playground, PlaygroundError
+from chaos.wait import TimedOut, wait_until
 from watch.model import GroupView
 
 T = TypeVar("T")
@@ -179,7 +179,7 @@ class Drills:
 
         try:
             self._wait(lambda: self._try(caught_up), timeout_s, "every group to catch up")
-        except DrillTimeout as exc:
+        except TimedOut as exc:
             self.report.problems.append(f"{fault}: {exc}")  # the ledger below says what is missing
         below = self._below(ends)
         for group, counts in sorted(self._processed_by_group().items()):
@@ -285,18 +285,7 @@ class Drills:
             return None
 
     def _wait(self, check: Callable[[], T | None], timeout_s: float, what: str) -> T:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise DrillTimeout(f"timed out after {timeout_s:g} s waiting for {what}")
-            time.sleep(POLL_S)
-
-
-class DrillTimeout(Exception):
-    """The playground did not reach the state a drill waits for."""
+        return wait_until(check, timeout_s, what, every_s=POLL_S)
 
 
 def healthy(container: Container) -> bool:

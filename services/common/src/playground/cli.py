@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from environs import Env
@@ -11,6 +11,7 @@ from environs import Env
 from playground.settings import SettingsError, load
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class InvalidSettings(click.ClickException):
@@ -24,3 +25,19 @@ def load_settings(read: Callable[[Env], T], overrides: Mapping[str, object | Non
         return load(read, overrides)
     except SettingsError as exc:
         raise InvalidSettings("invalid settings:\n  " + "\n  ".join(exc.problems)) from None
+
+
+# Options of the tools run on the host (watch, chaos, bench): one name, variable and default each.
+HOST_OPTIONS = {
+    "KAFKA_BOOTSTRAP_SERVERS": ("--bootstrap-servers", "localhost:9092"),
+    "COMPOSE_PROJECT_NAME": ("--project", "kafka-playground"),
+    "TOPIC": ("--topic", "transactions"),
+}
+
+
+def host_option(envvar: str, help_text: str = "") -> Callable[[F], F]:
+    """The option for one of HOST_OPTIONS, which also reads its environment variable."""
+    name, default = HOST_OPTIONS[envvar]
+    return click.option(
+        name, envvar=envvar, default=default, show_default=True, help=f"{help_text} [env {envvar}]"
+    )

@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.live import Live
 
+from playground.cli import host_option
 from playground.kafka import admin_config
 from playground.settings import KafkaSettings
 from playground.shutdown import StopFlag
@@ -29,16 +30,8 @@ RATE_WINDOW = timedelta(seconds=10)
 
 
 @click.command()
-@click.option(
-    "--bootstrap-servers",
-    envvar="KAFKA_BOOTSTRAP_SERVERS",
-    default="localhost:9092",
-    show_default=True,
-    help="[env KAFKA_BOOTSTRAP_SERVERS]",
-)
-@click.option(
-    "--topic", envvar="TOPIC", default="transactions", show_default=True, help="[env TOPIC]"
-)
+@host_option("KAFKA_BOOTSTRAP_SERVERS", "Broker to ask.")
+@host_option("TOPIC")
 @click.option(
     "--group",
     "groups",
@@ -54,13 +47,10 @@ RATE_WINDOW = timedelta(seconds=10)
 )
 @click.option("--once", is_flag=True, help="Print one snapshot (rates over one interval) and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --once: JSON instead of text.")
-@click.option(
-    "--project",
-    envvar="COMPOSE_PROJECT_NAME",
-    default="kafka-playground",
-    show_default=True,
-    help="Compose project whose consumer logs give the rebalance "
-    "history (needs the Docker socket; skipped without it). [env COMPOSE_PROJECT_NAME]",
+@host_option(
+    "COMPOSE_PROJECT_NAME",
+    "Compose project whose consumer logs give the rebalance history "
+    "(needs the Docker socket; skipped without it).",
 )
 def main(
     bootstrap_servers: str,

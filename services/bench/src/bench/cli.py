@@ -1,0 +1,100 @@
+"""`playground-bench`: measure the batching trade-off on the playground's broker."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import docker
+from confluent_kafka.admin import AdminClient
+from docker.errors import DockerException
+from rich.console import Console
+
+from bench import measure, report
+from bench.lab import Lab
+from chaos.playground import Playground, PlaygroundError
+from playground.cli import host_option
+from watch.broker import Broker
+
+console = Console(highlight=False, width=max(Console().width, 110))
+
+
+@click.command()
+@host_option("KAFKA_BOOTSTRAP_SERVERS", "The playground's broker, from the host.")
+@host_option("COMPOSE_PROJECT_NAME", "The Compose project whose broker, network and images to use.")
+@click.option(
+    "--app-image",
+    envvar="APP_IMAGE",
+    default="kafka-playground/app:latest",
+    show_default=True,
+    help="The image our services run from (`make images` builds it).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("docs/bench"),
+    show_default=True,
+    help="Where results.json and the plots go.",
+)
+@click.option(
+    "--smoke", is_flag=True, help="A few thousand messages: proves it runs, measures nothing."
+)
+@click.option(
+    "--messages",
+    type=click.IntRange(min=100),
+    help="Override the pre-filled topic's size (default 1,000,000).",
+)
+def main(
+    bootstrap_servers: str,
+    project: str,
+    app_image: str,
+    out: Path,
+    smoke: bool,
+    messages: int | None,
+) -> None:
+    """Consumer and producer throughput, latency and rebalance times of the playground's own
+    services, each beside Kafka's own tool on the same broker in the same run. Stop the
+    playground's producer and consumers first: they would compete for the same 2 cores."""
+    sizes = measure.SMOKE if smoke else measure.Sizes()
+    if messages:
+        sizes = measure.Sizes(**{**sizes.__dict__, "messages": messages})
+    try:
+        client = docker.from_env()
+    except DockerException as exc:
+        raise click.ClickException(f"cannot reach Docker: {exc}") from None
+    pg = Playground(
+        project, client, lambda: Broker(AdminClient({"bootstrap.servers": bootstrap_servers}), "")
+    )
+    try:
+        lab = Lab(pg, bootstrap_servers, app_image)
+        kafka_image = lab.kafka.image.tags[0] if lab.kafka.image.tags else lab.kafka.image.id
+    except PlaygroundError as exc:
+        raise click.ClickException(f"{exc} (make bench starts the broker)") from None
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "started": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "smoke": smoke,
+        "sizes": sizes.__dict__,
+        "machine": report.machine(kafka_image),
+    }
+    try:
+        results["producer"] = measure.producer(lab, sizes, say)
+        results["consumer"] = measure.consumer(lab, sizes, results["producer"]["topic"], say)
+        results["latency"] = measure.latency(lab, sizes, say)
+        results["rebalance"] = measure.rebalance(lab, sizes, say)
+    finally:
+        lab.cleanup()
+    results["goals"] = report.goals(results)
+    results["seconds"] = round(time.monotonic() - started)
+    report.write(results, out)
+    console.print(report.table(results))
+    for g in results["goals"]:
+        console.print(f"{'[green]✓' if g['met'] else '[red]✗'} {g['goal']}: {g['figure']}[/]")
+    console.print(f"results and plots in {out}/ ({results['seconds']} s)")
+
+
+def say(text: str) -> None:
+    console.print(f"[dim]{datetime.now():%H:%M:%S}[/] {text}", soft_wrap=True)

@@ -1,0 +1,137 @@
+"""Where the benchmarks run: the playground's broker, its network and images, driven through
+the Docker API. Our services run from the app image with the command `make play` runs; Kafka's
+tools run from the broker's own image, on the same network."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from chaos.playground import Container, LogReader, Playground
+
+INTERNAL_BOOTSTRAP = "kafka:19092"  # the broker as containers on the Compose network see it
+
+
+class Lab:
+    def __init__(self, playground: Playground, bootstrap_servers: str, app_image: str) -> None:
+        self.pg = playground
+        self.bootstrap_servers = bootstrap_servers  # from the host
+        self.app_image = app_image
+        self.run_id = time.strftime("%H%M%S")
+        self._containers: list[Container] = []
+
+    @cached_property
+    def admin(self) -> AdminClient:
+        # One for the whole run: a client destroyed with a request in flight can hang.
+        return AdminClient({"bootstrap.servers": self.bootstrap_servers})
+
+    @property
+    def kafka(self) -> Container:
+        return self.pg.container("kafka")
+
+    @property
+    def network(self) -> str:
+        return str(next(iter(self.kafka.attrs["NetworkSettings"]["Networks"])))
+
+    def topic(self, name: str, partitions: int = 3) -> str:
+        """A new, empty topic for one measurement."""
+        topic = f"bench-{self.run_id}-{name}"
+        self.admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
+        return topic
+
+    def service(self, command: str, name: str, **env: object) -> Container:
+        """One of our services (`producer`, `consumer`), as `make play` runs it, logging JSON."""
+        environment = {
+            "KAFKA_BOOTSTRAP_SERVERS": INTERNAL_BOOTSTRAP,
+            "LOG_FORMAT": "json",
+            **{k: str(v) for k, v in env.items()},
+        }
+        container = self.pg.docker.containers.run(
+            self.app_image,
+            command=[command],
+            environment=environment,
+            network=self.network,
+            name=f"{self.pg.project}-bench-{name}-{self.run_id}",
+            detach=True,
+        )
+        self._containers.append(container)
+        return container
+
+    def tool(self, *command: str) -> str:
+        """One of Kafka's own tools, from the broker's image; its output."""
+        out: bytes = self.pg.docker.containers.run(
+            self.kafka.image.id,
+            command=list(command),
+            entrypoint=[],
+            network=self.network,
+            remove=True,
+            stdout=True,
+            stderr=False,
+        )
+        return out.decode()
+
+    def records(self, container: Container, since: datetime) -> LogReader:
+        return LogReader(container, since)
+
+    def create_times(self, topic: str, count: int) -> dict[tuple[int, int], float]:
+        """(partition, offset) -> the record's CreateTime (s), set by the producer at produce()."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap_servers,
+                "group.id": f"bench-read-{topic}",
+                "enable.auto.commit": False,
+            }
+        )
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        found: dict[tuple[int, int], float] = {}
+        deadline = time.monotonic() + 60
+        while len(found) < count and time.monotonic() < deadline:
+            for m in consumer.consume(1000, 1.0):
+                if m.error() is None:
+                    found[(m.partition() or 0, m.offset() or 0)] = m.timestamp()[1] / 1000
+        consumer.close()
+        return found
+
+    def cleanup(self) -> None:
+        for c in self._containers:
+            c.remove(force=True)
+        self._containers.clear()
+
+
+def json_records(lines: list[str]) -> Iterator[dict[str, Any]]:
+    for line in lines:
+        if line.startswith("{"):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+def seconds(record: dict[str, Any]) -> float:
+    """The record's own timestamp (UTC, set by the service when it logged), as epoch seconds."""
+    return datetime.fromisoformat(record["timestamp"]).timestamp()
+
+
+def number(pattern: str, text: str) -> float:
+    """The first number `pattern` captures in a tool's output."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise ValueError(f"no match for {pattern!r} in:\n{text[-2000:]}")
+    return float(match.group(1))
+
+
+def numbers(pattern: str, text: str) -> list[float]:
+    """Every number `pattern` captures in a tool's output."""
+    found = [float(n) for n in re.findall(pattern, text)]
+    if not found:
+        raise ValueError(f"no match for {pattern!r} in:\n{text[-2000:]}")
+    return found

@@ -1,0 +1,215 @@
+"""The results: a JSON file with the machine it ran on, PNG plots, and a summary table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+from rich.table import Table
+
+PLOTS = ("throughput.png", "latency.png", "rebalance.png")
+
+
+def machine(kafka_image: str) -> dict[str, Any]:
+    pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(pages * page_size / 2**30, 1),
+        "cpu": _cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "confluent_kafka": version("confluent-kafka"),
+        "librdkafka": confluent_kafka.libversion()[0],
+        "faker": version("faker"),
+        "kafka_image": kafka_image,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal of issue 5 with the figure that meets it or not."""
+    found = []
+    c, p = results["consumer"], results["producer"]
+    found.append(_goal("consumer ≥ 0.5 x kafka-consumer-perf-test", c["ratio"], c["ratio"] >= 0.5))
+    found.append(_goal("producer ≥ 0.5 x kafka-producer-perf-test", p["ratio"], p["ratio"] >= 0.5))
+    tool_p99 = results["latency"]["kafka_tool"]["p99_ms"]
+    for r in results["latency"]["runs"]:
+        where = f"{r['offered_msgs_s']}/s, batch {r['batch_size']}, wait {r['max_wait_s']:g} s"
+        bound = r["max_wait_s"] * 1000 + 20
+        found.append(_goal(f"p99 <= wait + 20 ms ({where})", r["p99_ms"], r["p99_ms"] <= bound))
+        if r["batch_size"] == 1:
+            met = r["p99_ms"] <= 2 * max(tool_p99, 1)
+            found.append(_goal(f"p99 <= 2 x kafka-e2e-latency p99 ({where})", r["p99_ms"], met))
+    for r in results["rebalance"]:
+        if "consumer" in r["mode"]:
+            found.append(
+                _goal(
+                    "graceful-stop handover < 1 s, consumer protocol",
+                    r["median_s"],
+                    r["median_s"] < 1,
+                )
+            )
+    return found
+
+
+def _goal(name: str, figure: float, met: bool) -> dict[str, Any]:
+    return {"goal": name, "figure": round(figure, 3), "met": met}
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    _throughput(results, out / PLOTS[0])
+    _latency(results, out / PLOTS[1])
+    _rebalance(results, out / PLOTS[2])
+
+
+def _throughput(results: dict[str, Any], path: Path) -> None:
+    runs = results["consumer"]["runs"]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.plot(
+        [r["batch_size"] for r in runs],
+        [r["msgs_s"] for r in runs],
+        "o-",
+        label="our consumer (decode, validate, process, commit per batch)",
+    )
+    ax.axhline(
+        results["consumer"]["kafka_tool_msgs_s"],
+        color="tab:red",
+        ls="--",
+        label="kafka-consumer-perf-test (no processing)",
+    )
+    ax.axhline(
+        results["producer"]["ours_msgs_s"],
+        color="tab:green",
+        ls=":",
+        label="our producer, as fast as it can",
+    )
+    ax.set(
+        xlabel="BATCH_SIZE",
+        ylabel="messages / s",
+        title="Consumer throughput against batch size",
+    )
+    _finish(ax)
+    _save(fig, path)
+
+
+def _latency(results: dict[str, Any], path: Path) -> None:
+    runs = results["latency"]["runs"]
+    loads = sorted({r["offered_msgs_s"] for r in runs})
+    fig, axes = plt.subplots(
+        1, len(loads), figsize=(6 * len(loads), 4.2), squeeze=False, sharey=True
+    )
+    for ax, load in zip(axes[0], loads, strict=True):
+        for batch in sorted({r["batch_size"] for r in runs}):
+            mine = sorted(
+                (r for r in runs if r["offered_msgs_s"] == load and r["batch_size"] == batch),
+                key=lambda r: r["max_wait_s"],
+            )
+            ax.plot(
+                [r["max_wait_s"] * 1000 for r in mine],
+                [r["p99_ms"] for r in mine],
+                "o-",
+                label=f"BATCH_SIZE={batch}",
+            )
+        waits = sorted({r["max_wait_s"] * 1000 for r in runs})
+        ax.plot(
+            waits, [w + 20 for w in waits], color="grey", ls="--", label="goal: max wait + 20 ms"
+        )
+        ax.axhline(
+            results["latency"]["kafka_tool"]["p99_ms"],
+            color="tab:red",
+            ls=":",
+            label="kafka-e2e-latency p99",
+        )
+        ax.set(
+            xlabel="BATCH_MAX_WAIT_S (ms)",
+            ylabel="p99 produce → processed (ms)",
+            title=f"{load} msgs/s offered",
+        )
+        _finish(ax)
+    _save(fig, path)
+
+
+def _rebalance(results: dict[str, Any], path: Path) -> None:
+    runs = results["rebalance"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    names = [r["mode"] for r in runs]
+    ax.barh(names, [r["median_s"] for r in runs], color="tab:blue")
+    for i, r in enumerate(runs):
+        ax.plot(r["handover_s"], [i] * len(r["handover_s"]), "k.", ms=6)
+    ax.axvline(1.0, color="grey", ls="--", label="goal (consumer protocol): 1 s")
+    ax.set(
+        xlabel="seconds from bravo's graceful stop until zulu processes its partitions",
+        title="Rebalance handover (bar: median, dots: runs)",
+    )
+    ax.invert_yaxis()
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def _finish(ax: Any) -> None:
+    """Log-log axes: a light grid and a small legend."""
+    ax.set(xscale="log", yscale="log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+
+
+def _save(fig: Any, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def table(results: dict[str, Any]) -> Table:
+    t = Table(title="make bench: ours beside Kafka's own tools, same broker, same run")
+    t.add_column("measurement", no_wrap=True)
+    t.add_column("ours", justify="right")
+    t.add_column("Kafka's tool", justify="right")
+    t.add_column("ratio", justify="right")
+    c, p, lat = results["consumer"], results["producer"], results["latency"]
+    for r in c["runs"]:
+        t.add_row(f"consumer msgs/s, batch {r['batch_size']}", f"{r['msgs_s']:,.0f}", "", "")
+    t.add_row(
+        "consumer msgs/s, best batch size",
+        f"{max(r['msgs_s'] for r in c['runs']):,.0f}",
+        f"{c['kafka_tool_msgs_s']:,.0f}",
+        f"{c['ratio']:.2f}",
+    )
+    t.add_row(
+        "producer msgs/s",
+        f"{p['ours_msgs_s']:,.0f}",
+        f"{p['kafka_tool_msgs_s']:,.0f}",
+        f"{p['ratio']:.2f}",
+    )
+    for r in lat["runs"]:
+        t.add_row(
+            f"p50/p95/p99 ms, {r['offered_msgs_s']}/s, "
+            f"batch {r['batch_size']}, wait {r['max_wait_s']:g} s",
+            f"{r['p50_ms']:.0f}/{r['p95_ms']:.0f}/{r['p99_ms']:.0f}",
+            f"{lat['kafka_tool']['p50_ms']:.0f}/-/{lat['kafka_tool']['p99_ms']:.0f}"
+            if r["batch_size"] == 1
+            else "",
+            "",
+        )
+    for r in results["rebalance"]:
+        t.add_row(f"handover s, {r['mode']}", f"{r['median_s']:.2f}", "", "")
+    return t
