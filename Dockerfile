@@ -19,10 +19,10 @@ COPY services/watch/pyproject.toml services/watch/
 COPY services/chaos/pyproject.toml services/chaos/
 COPY services/bench/pyproject.toml services/bench/
 COPY infra/provision/pyproject.toml infra/provision/
-RUN /opt/uv/bin/uv sync --locked --no-dev --no-install-workspace
+RUN /opt/uv/bin/uv sync --locked --no-default-groups --no-install-workspace
 COPY services services
 COPY infra/provision infra/provision
-RUN /opt/uv/bin/uv sync --locked --no-dev --no-editable
+RUN /opt/uv/bin/uv sync --locked --no-default-groups --no-editable
 
 FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin app

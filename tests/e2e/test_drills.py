@@ -26,7 +26,7 @@ BATCH = 50
 
 @pytest.mark.timeout(900)
 def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
-    stack: Stack, capsys: pytest.CaptureFixture[str]
+    stack: Stack, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     stack.up(
         "shared",
@@ -40,9 +40,11 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
     group = stack.env["SHARED_GROUP_ID"]
     topic = stack.env["TOPIC"]
     kafka = KafkaSettings(f"localhost:{stack.host_port}", topic, f"{topic}.dlq", client_config={})
+    client = docker.from_env()
+    request.addfinalizer(client.close)
     playground = Playground(
         stack.project,
-        docker.from_env(),
+        client,
         # admin_config: librdkafka's complaints while the broker restarts go to logging.
         lambda: Broker(AdminClient(admin_config(kafka, "e2e-drills")), topic),
     )
@@ -50,7 +52,7 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
     report = Drills(playground).run(count=SENT, interval_s=0.003)
 
     with capsys.disabled():  # the figures belong in CI's output, pass or fail
-        Console(width=120).print(table(report))
+        Console(width=160).print(table(report))
     faults = [c.fault for c in report.checks]
     assert faults == [
         "kill -9 #1",

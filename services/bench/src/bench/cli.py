@@ -87,6 +87,7 @@ def main(
         results["rebalance"] = measure.rebalance(lab, sizes, say)
     finally:
         lab.cleanup()
+        client.close()
     results["goals"] = report.goals(results)
     results["seconds"] = round(time.monotonic() - started)
     report.write(results, out)

@@ -345,11 +345,14 @@ def _handover(lab: Lab, name: str, settings: dict[str, str]) -> float:
 
 # ---- helpers ----
 def _first(container: Container, event: str) -> dict[str, Any]:
-    buffer = b""
-    for chunk in container.logs(stream=True, stdout=True, stderr=False):
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for r in json_records([line.decode() for line in lines]):
+    """The first `event` record, read from the log's start in growing windows (the whole log
+    of a million deliveries is hundreds of MB; a streamed read leaks its socket in docker-py)."""
+    container.reload()
+    started = datetime.fromisoformat(container.attrs["State"]["StartedAt"][:26].rstrip("Z"))
+    for window_s in (2, 8, 32, 128):
+        until = started.replace(tzinfo=UTC) + timedelta(seconds=window_s)
+        raw = container.logs(until=until, stdout=True, stderr=False).decode()
+        for r in json_records(raw.splitlines()):
             if r.get("event") == event:
                 return r
     raise RuntimeError(f"{container.name} never logged {event}")

@@ -66,6 +66,8 @@ def main(bootstrap_servers: str, topic: str, project: str, count: int, interval:
         report = drills.run(count, interval)
     except (PlaygroundError, TimedOut) as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
     console.print(table(report))
     for problem in report.problems:
         console.print(f"[red]✗ {problem}[/]")
