@@ -172,6 +172,7 @@ class Drills:
             for view in groups.values():
                 if any((o.committed or 0) < ends.get(o.partition, 0) for o in view.offsets):
                     return False
+            self._refresh()
             below = self._below(ends)
             return len(groups) == len(self._groups()) and all(
                 below <= counts.keys() for counts in self._processed_by_group().values()
@@ -181,6 +182,7 @@ class Drills:
             self._wait(lambda: self._try(caught_up), timeout_s, "every group to catch up")
         except TimedOut as exc:
             self.report.problems.append(f"{fault}: {exc}")  # the ledger below says what is missing
+        self._refresh()
         below = self._below(ends)
         for group, counts in sorted(self._processed_by_group().items()):
             if missing := sorted(p for p in below if not counts[p]):
@@ -235,11 +237,11 @@ class Drills:
                     events.append(name)
         return self._sent
 
+    # Both read what the last _refresh() gathered: one pass over the logs serves both sides.
     def _below(self, ends: dict[int, int]) -> set[Position]:
-        return {(p, o) for p, o in self._refresh() if o < ends.get(p, 0)}
+        return {(p, o) for p, o in self._sent if o < ends.get(p, 0)}
 
     def _processed_by_group(self) -> dict[str, Counter[Position]]:
-        self._refresh()
         groups: dict[str, Counter[Position]] = {g: Counter() for g in self._groups()}
         for m in self.members:
             groups[m.group] += self._counts[m.service]

@@ -12,6 +12,7 @@ from consumer.settings import ConsumerSettings
 from consumer.settings import read as read_consumer_settings
 from playground.settings import load
 from watch.broker import Broker
+from watch.logsource import environment
 from watch.model import GroupView
 
 Container = Any  # docker.models.containers.Container: the docker SDK ships no type hints
@@ -88,11 +89,11 @@ class Playground:
         )
         members = []
         for container in running:
-            env = environment(container)
             if container.attrs["Config"].get("Cmd") != ["consumer"]:
                 continue
             service = container.labels.get("com.docker.compose.service", container.name)
-            members.append(Member(service, container, load(read_consumer_settings, env)))
+            settings = load(read_consumer_settings, environment(container))
+            members.append(Member(service, container, settings))
         return sorted(members, key=lambda m: m.service)
 
     def groups(self, groups: tuple[str, ...]) -> dict[str, GroupView]:
@@ -152,8 +153,3 @@ class LogReader:
             self._seen.add(stamped)
             new.append(line)
         return new
-
-
-def environment(container: Container) -> dict[str, str]:
-    items = container.attrs["Config"].get("Env") or []
-    return {name: value for name, _, value in (item.partition("=") for item in items)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from watch.timeline import OwnershipEvent, parse_line
 
@@ -30,9 +31,7 @@ def container_events(project: str) -> list[OwnershipEvent] | None:
         return None
     events = []
     for container in containers:
-        env = dict(
-            item.split("=", 1) for item in container.attrs["Config"].get("Env") or [] if "=" in item
-        )
+        env = environment(container)
         if "GROUP_ID" not in env and "CLIENT" not in env:
             continue  # not a consumer
         client_name = env.get("CLIENT", container.name)
@@ -44,6 +43,12 @@ def container_events(project: str) -> list[OwnershipEvent] | None:
             if event is not None:
                 events.append(event)
     return events
+
+
+def environment(container: Any) -> dict[str, str]:
+    """A container's environment variables, as Docker reports its configuration."""
+    items = container.attrs["Config"].get("Env") or []
+    return {name: value for name, _, value in (item.partition("=") for item in items)}
 
 
 def _time(stamp: str) -> datetime:
