@@ -4,7 +4,6 @@ tools run from the broker's own image, on the same network."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from chaos.playground import Container, LogReader, Playground
+from chaos.ledger import record
+from chaos.playground import Container, Playground
 
 INTERNAL_BOOTSTRAP = "kafka:19092"  # the broker as containers on the Compose network see it
 
@@ -78,9 +78,6 @@ class Lab:
         )
         return out.decode()
 
-    def records(self, container: Container, since: datetime) -> LogReader:
-        return LogReader(container, since)
-
     def create_times(self, topic: str, count: int) -> dict[tuple[int, int], float]:
         """(partition, offset) -> the record's CreateTime (s), set by the producer at produce()."""
         consumer = Consumer(
@@ -108,25 +105,13 @@ class Lab:
 
 
 def json_records(lines: list[str]) -> Iterator[dict[str, Any]]:
-    for line in lines:
-        if line.startswith("{"):
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    """The JSON records among log lines (the ledger's parser: one reading of the log contract)."""
+    return (r for line in lines if (r := record(line)) is not None)
 
 
 def seconds(record: dict[str, Any]) -> float:
     """The record's own timestamp (UTC, set by the service when it logged), as epoch seconds."""
     return datetime.fromisoformat(record["timestamp"]).timestamp()
-
-
-def number(pattern: str, text: str) -> float:
-    """The first number `pattern` captures in a tool's output."""
-    match = re.search(pattern, text)
-    if match is None:
-        raise ValueError(f"no match for {pattern!r} in:\n{text[-2000:]}")
-    return float(match.group(1))
 
 
 def numbers(pattern: str, text: str) -> list[float]:

@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from bench.lab import INTERNAL_BOOTSTRAP, Lab, json_records, number, numbers, seconds
+from bench.lab import INTERNAL_BOOTSTRAP, Lab, json_records, numbers, seconds
 from chaos.playground import Container, LogReader
 from chaos.wait import wait_until
 from playground.transaction import TransactionFactory
@@ -59,6 +60,7 @@ REBALANCE_MODES = {
 Say = Callable[[str], None]
 
 
+@cache  # asked by two measurements; the same 1,000 transactions each time
 def record_size() -> int:
     """Our transactions' mean size in bytes, so Kafka's producer tool sends the same."""
     make = TransactionFactory(seed=1)
@@ -144,19 +146,16 @@ def consumer(lab: Lab, sizes: Sizes, topic: str, say: Say) -> dict[str, Any]:
     }
 
 
-def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
+def _consumer(lab: Lab, name: str, topic: str, **env: object) -> tuple[Container, LogReader]:
+    """One of our consumers in a group of its own name, and a reader of its log from its start."""
     since = datetime.now(UTC) - timedelta(seconds=1)
-    c = lab.service(
-        "consumer",
-        f"consumer-{batch}",
-        TOPIC=topic,
-        CLIENT="bench",
-        GROUP_ID=f"bench-{lab.run_id}-consumer-{batch}",
-        BATCH_SIZE=batch,
-        BATCH_MAX_WAIT_S=1,
-        PIPELINE=PIPELINE,
-    )
-    reader = LogReader(c, since)
+    settings = {"CLIENT": "bench", "GROUP_ID": f"bench-{lab.run_id}-{name}", "PIPELINE": PIPELINE}
+    c = lab.service("consumer", name, **{"TOPIC": topic, **settings, **env})
+    return c, LogReader(c, since)
+
+
+def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
+    c, reader = _consumer(lab, f"consumer-{batch}", topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=1)
     assigned: float | None = None
     count, last = 0, 0.0
     deadline = time.monotonic() + sizes.consumer_budget_s + 60
@@ -205,9 +204,9 @@ def latency(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
         str(size),
     )
     tool = {
-        "avg_ms": number(r"Avg latency: ([\d.]+) ms", out),
-        "p50_ms": number(r"50th = ([\d.]+)", out),
-        "p99_ms": number(r"99th = ([\d.]+)", out),
+        "avg_ms": numbers(r"Avg latency: ([\d.]+) ms", out)[0],
+        "p50_ms": numbers(r"50th = ([\d.]+)", out)[0],
+        "p99_ms": numbers(r"99th = ([\d.]+)", out)[0],
         "messages": m,
     }
     return {"runs": runs, "kafka_tool": tool}
@@ -216,18 +215,7 @@ def latency(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
 def _latency_run(lab: Lab, load: int, batch: int, wait: float, run_s: float) -> dict[str, Any]:
     name = f"lat-{load}-{batch}-{str(wait).replace('.', '_')}"
     topic = lab.topic(name)
-    since = datetime.now(UTC) - timedelta(seconds=1)
-    c = lab.service(
-        "consumer",
-        name,
-        TOPIC=topic,
-        CLIENT="bench",
-        GROUP_ID=f"bench-{lab.run_id}-{name}",
-        BATCH_SIZE=batch,
-        BATCH_MAX_WAIT_S=wait,
-        PIPELINE=PIPELINE,
-    )
-    reader = LogReader(c, since)
+    c, reader = _consumer(lab, name, topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=wait)
     batches: list[dict[str, Any]] = []
     wait_until(
         lambda: any(r.get("event") == "partitions_assigned" for r in _collect(reader, batches)),
@@ -297,19 +285,12 @@ def rebalance(lab: Lab, sizes: Sizes, say: Say) -> list[dict[str, Any]]:
 
 def _handover(lab: Lab, name: str, settings: dict[str, str]) -> float:
     topic = lab.topic(name)
-    since = datetime.now(UTC) - timedelta(seconds=1)
-    common = {
-        "TOPIC": topic,
-        "GROUP_ID": f"bench-{lab.run_id}-{name}",
-        "BATCH_SIZE": 10,
-        "BATCH_MAX_WAIT_S": 0.1,
-        "PIPELINE": PIPELINE,
-        **settings,
-    }
-    bravo = lab.service("consumer", f"{name}-bravo", CLIENT="bravo", **common)
-    zulu = lab.service("consumer", f"{name}-zulu", CLIENT="zulu", **common)
+    # One group for both: GROUP_ID named after the run, not after each member.
+    group = {"GROUP_ID": f"bench-{lab.run_id}-{name}", "BATCH_SIZE": 10, "BATCH_MAX_WAIT_S": 0.1}
+    bravo, bravo_log = _consumer(lab, f"{name}-bravo", topic, CLIENT="bravo", **group, **settings)
+    zulu, zulu_log = _consumer(lab, f"{name}-zulu", topic, CLIENT="zulu", **group, **settings)
     producer = lab.service("producer", f"{name}-producer", TOPIC=topic, PRODUCER_INTERVAL_S=0.005)
-    logs = {"bravo": LogReader(bravo, since), "zulu": LogReader(zulu, since)}
+    logs = {"bravo": bravo_log, "zulu": zulu_log}
     owned: dict[str, set[int]] = {"bravo": set(), "zulu": set()}
     busy: dict[str, bool] = {"bravo": False, "zulu": False}
 
