@@ -3,14 +3,18 @@
 
 SHELL := /bin/bash
 PROFILE ?= fanout
+PROFILES := fanout shared
 export UV_PYTHON_DOWNLOADS := never
 COMPOSE := docker compose
-ALL_PROFILES := --profile fanout --profile shared --profile tools
+ALL_PROFILES := --profile '*'
+ifneq ($(filter-out $(PROFILES),$(PROFILE)),)
+$(error PROFILE must be one of: $(PROFILES) (not '$(PROFILE)'))
+endif
 # Found (or installed) on first use only, so `make help` or `make down` never installs anything.
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
 
 .DEFAULT_GOAL := help
-.PHONY: help docker images play up down clean logs watch chaos bench provision test unit e2e lint format
+.PHONY: help docker images scenario play up down clean logs watch chaos bench provision test unit e2e lint format
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,14 +24,21 @@ docker: ## Install and start Docker + Compose where missing (Debian hosts, as ro
 
 images: docker ## Official images if a registry answers, else build them offline; build the app image
 	@infra/images/ensure.sh
-	@# Every Python service shares one image: building it once (through provision) spares
-	@# Compose building the same image for each service in parallel.
-	@$(COMPOSE) build -q provision
 
-play: images ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
-	$(COMPOSE) --profile $(PROFILE) up
+# The scenario goes into .env as COMPOSE_PROFILES, so plain `docker compose logs -f` and
+# `docker compose down` act on what make started. Stopped containers of earlier runs go first:
+# Compose would start them again on the network a plain `docker compose down` removed.
+scenario:
+	@infra/host/dotenv.sh COMPOSE_PROFILES $(PROFILE)
+	@$(COMPOSE) $(ALL_PROFILES) rm -f >/dev/null
 
-up: images ## Same as play, in the background; then `make logs`
+# Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and
+# exits 130, which is no error of the user's.
+play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
+	@echo "$(COMPOSE) --profile $(PROFILE) up"
+	@$(COMPOSE) --profile $(PROFILE) up --menu=false || [ $$? -eq 130 ]
+
+up: images scenario ## Same as play, in the background; then `make logs`
 	$(COMPOSE) --profile $(PROFILE) up -d
 
 logs: ## Follow every service's logs

@@ -10,19 +10,22 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-# shellcheck source=versions.env
-. "$here/versions.env"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 mode=${PLAYGROUND_IMAGES:-auto}
 env_file=$root/.env
-say() { printf '[images] %s\n' "$*" >&2; }
 
 available() { docker image inspect "$1" >/dev/null 2>&1 || docker pull -q "$1" >/dev/null 2>&1; }
 
-set_env() { # set_env NAME VALUE: replace or append NAME=VALUE in .env, leaving other lines alone
-  touch "$env_file"
-  grep -v "^$1=" "$env_file" >"$env_file.tmp" || true
-  printf '%s=%s\n' "$1" "$2" >>"$env_file.tmp"
-  mv "$env_file.tmp" "$env_file"
+set_env() { "$root/infra/host/dotenv.sh" "$@"; }
+# setting NAME [DEFAULT]: NAME as Compose sees it: the environment first, then .env.
+setting() {
+  local name=$1
+  if [ -n "${!name:-}" ]; then printf '%s' "${!name}"; return; fi
+  local line
+  line=$(grep -E "^$name=" "$env_file" | tail -n 1) || true
+  printf '%s' "${line#*=}"
+  [ -n "$line" ] || printf '%s' "${2:-}"
 }
 
 if [ "$mode" = auto ]; then
@@ -49,4 +52,11 @@ case "$mode" in
     ;;
   *) say "PLAYGROUND_IMAGES must be auto, official or local, not '$mode'"; exit 2 ;;
 esac
+# The scenario plain `docker compose up` / `logs` / `down` act on; `make play PROFILE=...`
+# keeps it current.
+set_env COMPOSE_PROFILES fanout --if-unset
+# Every Python service shares one image, built once here: Compose would build it once per
+# service, and (without the buildx plugin) warn about Bake each time.
+quietly docker build -q --build-arg PYTHON_IMAGE="$(setting PYTHON_IMAGE)" \
+  -t "$(setting APP_IMAGE "$DEFAULT_APP_IMAGE")" "$root"
 say "using $(grep -E '^(KAFKA|PYTHON)_IMAGE=' "$env_file" | tr '\n' ' ')(from .env)"

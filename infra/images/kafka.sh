@@ -5,10 +5,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$here/../kafka
-# shellcheck source=versions.env
-. "$here/versions.env"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 cache=${PLAYGROUND_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kafka-playground}
-say() { printf '[images] %s\n' "$*" >&2; }
 
 "$here/debian-rootfs.sh" "$LOCAL_JRE_IMAGE" openjdk-17-jre-headless,ca-certificates
 recipe=$( (cd "$src" && find . -type f -print0 | sort -z | xargs -0 sha256sum; \
@@ -23,8 +22,8 @@ if [ ! -f "$jars/kafka_2.13-$KAFKA_VERSION.jar" ]; then
   "$here/../host/apt-install.sh" maven mvn
   say "resolving Kafka $KAFKA_VERSION jars from Maven Central into $jars"
   rm -rf "$jars.tmp"
-  mvn -B -q -f "$src/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars.tmp" >/dev/null
+  quietly mvn -B -q -Dstyle.color=never -f "$src/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars.tmp"
   mv "$jars.tmp" "$jars"
 fi
 
@@ -34,6 +33,6 @@ cp -R "$src/." "$context/"
 mkdir -p "$context/lib"
 cp -l "$jars"/*.jar "$context/lib/" 2>/dev/null || cp "$jars"/*.jar "$context/lib/"
 say "building $LOCAL_KAFKA_IMAGE"
-docker build -q --build-arg JRE_IMAGE="$LOCAL_JRE_IMAGE" --build-arg KAFKA_VERSION="$KAFKA_VERSION" \
-  --label org.kafka-playground.recipe="$recipe" -t "$LOCAL_KAFKA_IMAGE" "$context" >/dev/null
+quietly docker build -q --build-arg JRE_IMAGE="$LOCAL_JRE_IMAGE" --build-arg KAFKA_VERSION="$KAFKA_VERSION" \
+  --label org.kafka-playground.recipe="$recipe" -t "$LOCAL_KAFKA_IMAGE" "$context"
 say "built $LOCAL_KAFKA_IMAGE ($(docker image inspect -f '{{.Size}}' "$LOCAL_KAFKA_IMAGE" | numfmt --to=iec))"

@@ -18,6 +18,7 @@ def test_compose_defaults_are_the_official_images() -> None:
     v = versions()
     assert f"${{KAFKA_IMAGE:-{v['OFFICIAL_KAFKA_IMAGE']}}}" in compose
     assert f"${{PYTHON_IMAGE:-{v['OFFICIAL_PYTHON_IMAGE']}}}" in compose
+    assert f"${{APP_IMAGE:-{v['DEFAULT_APP_IMAGE']}}}" in compose
 
 
 def test_the_local_kafka_is_the_official_version() -> None:
