@@ -56,3 +56,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+    # The front-door tests first: before the shared broker exists, the engine may be restarted
+    # so that `make play` starts it, as on a fresh host.
+    items.sort(key=lambda item: item.path.name != "test_front_door.py")
