@@ -8,7 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConsumerGroupDescription,
@@ -17,13 +22,26 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 TIMEOUT_S = 10
 
+# Kafka's own names for a group's states (`kafka-consumer-groups.sh --describe --state`), not
+# the client's enum names (PREPARING_REBALANCING). confluent-kafka 2.16's enum has no KIP-848
+# states: librdkafka reports a consumer-protocol group's Assigning/Reconciling as UNKNOWN.
+STATE_NAMES = {
+    ConsumerGroupState.UNKNOWN: "Unknown",
+    ConsumerGroupState.PREPARING_REBALANCING: "PreparingRebalance",
+    ConsumerGroupState.COMPLETING_REBALANCING: "CompletingRebalance",
+    ConsumerGroupState.STABLE: "Stable",
+    ConsumerGroupState.DEAD: "Dead",
+    ConsumerGroupState.EMPTY: "Empty",
+}
+
 
 def state_name(state: object) -> str:
-    """Enum members as Kafka names them: ConsumerGroupState.STABLE -> 'Stable'."""
     if state is None:
-        return ""
-    name = str(getattr(state, "name", state))
-    return name.capitalize() if name != "UNKNOWN" else "Unknown"
+        return "Unknown"
+    if state in STATE_NAMES:
+        return STATE_NAMES[state]
+    # A state a later client adds (ASSIGNING): Kafka spells it in CamelCase.
+    return "".join(w.capitalize() for w in str(getattr(state, "name", state)).split("_"))
 
 
 def protocol_name(group_type: object) -> str:
