@@ -15,8 +15,8 @@ from rich.console import Console
 from chaos.cli import table
 from chaos.drills import Drills
 from chaos.playground import Playground
+from playground import host
 from playground.kafka import admin_config
-from playground.settings import KafkaSettings, dead_letter_topic
 from tests.e2e.stack import Stack
 
 SENT = 10_000
@@ -38,9 +38,8 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
     )
     group = stack.env["SHARED_GROUP_ID"]
     topic = stack.env["TOPIC"]
-    kafka = KafkaSettings(
-        f"localhost:{stack.host_port}", topic, dead_letter_topic(topic), client_config={}
-    )
+    # The settings `make chaos` builds: the host's client settings and our topic's names.
+    kafka = host.kafka_settings(f"localhost:{stack.host_port}", topic)
     client = docker.from_env()
     request.addfinalizer(client.close)
     playground = Playground(

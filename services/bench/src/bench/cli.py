@@ -14,9 +14,9 @@ from rich.console import Console
 
 from bench import measure, report
 from bench.lab import Lab
+from playground import host
 from playground.cli import host_option
 from playground.host import MissingContainer
-from playground.settings import KafkaSettings
 
 console = Console(highlight=False, width=max(Console().width, 110))
 
@@ -65,7 +65,7 @@ def main(
     except DockerException as exc:
         raise click.ClickException(f"cannot reach Docker: {exc}") from None
     # Bench topics are made per measurement: the settings' topic is never used.
-    kafka = KafkaSettings(bootstrap_servers, "", "", client_config={})
+    kafka = host.kafka_settings(bootstrap_servers, topic="")
     try:
         lab = Lab(client, project, kafka, app_image)
         kafka_image = lab.kafka.image.tags[0] if lab.kafka.image.tags else lab.kafka.image.id

@@ -13,6 +13,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from playground import host
 from playground.host import Container, service_container
 from playground.kafka import admin_config, consumer_config
 from playground.records import Record
@@ -49,6 +50,7 @@ class Lab:
     def service(self, command: str, name: str, **env: object) -> Container:
         """One of our services (`producer`, `consumer`), as `make play` runs it, logging JSON."""
         environment = {
+            **host.client_env_file(),  # as Compose passes every service kafka-client.env
             "KAFKA_BOOTSTRAP_SERVERS": INTERNAL_BOOTSTRAP,
             "LOG_FORMAT": "json",
             **{k: str(v) for k, v in env.items()},

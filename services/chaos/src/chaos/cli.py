@@ -13,10 +13,10 @@ from rich.table import Table
 
 from chaos.drills import Drills, Report
 from chaos.playground import Playground, PlaygroundError
+from playground import host
 from playground.cli import host_option
 from playground.host import TimedOut
 from playground.kafka import admin_config
-from playground.settings import KafkaSettings, dead_letter_topic
 
 # Wide enough for the ledger table even when the output is a pipe (80 columns by default).
 console = Console(highlight=False, width=max(Console().width, 100))
@@ -51,7 +51,7 @@ def main(bootstrap_servers: str, topic: str, project: str, count: int, interval:
     Follow it in another terminal with `docker compose logs -f`. Start the playground with
     SESSION_TIMEOUT_MS=6000 for quicker drills (the default session timeout is 45 s).
     """
-    kafka = KafkaSettings(bootstrap_servers, topic, dead_letter_topic(topic), client_config={})
+    kafka = host.kafka_settings(bootstrap_servers, topic)
     try:
         client = docker.from_env()
     except DockerException as exc:

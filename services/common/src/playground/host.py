@@ -1,19 +1,30 @@
 """What the tools run on the host (watch, chaos, bench) and the e2e tests share.
 
-Waiting with a deadline, and the playground's containers and their logs. Containers are docker
-SDK objects, taken as they come (duck-typed): the services' image needs no Docker client for
-this module to load.
+Waiting with a deadline, the settings the host sees (the environment, then the repo's `.env` and
+`kafka-client.env`, as Compose reads them), and the playground's containers and their logs.
+Containers are docker SDK objects, taken as they come (duck-typed): the services' image needs no
+Docker client for this module to load.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
+
+from playground.settings import KafkaSettings, client_config, dead_letter_topic
 
 T = TypeVar("T")
 Container = Any  # docker.models.containers.Container: the docker SDK ships no type hints
+
+# Compose reads both from the project directory: `.env` for ${VARIABLES} in compose.yaml,
+# `kafka-client.env` (env_file) for the services' librdkafka settings. Both are gitignored.
+ENV_FILE = ".env"
+CLIENT_ENV_FILE = "kafka-client.env"
+DEFAULT_HOST_PORT = "9092"
 
 
 # ---- waiting ----
@@ -34,6 +45,72 @@ def wait_until(
         if time.monotonic() > deadline:
             raise TimedOut(f"timed out after {timeout_s:g} s waiting for {what}")
         time.sleep(every_s)
+
+
+# ---- settings on the host ----
+def env_file(path: Path) -> dict[str, str]:
+    """The NAME=VALUE lines of a Compose env file ({} if there is none).
+
+    Blank lines and # comments are skipped; a value in matching quotes loses them.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    found = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[name.strip()] = value
+    return found
+
+
+def setting(
+    name: str, environ: Mapping[str, str] | None = None, directory: Path | None = None
+) -> str | None:
+    """A variable as Compose sees it: the environment first, then `.env`. Empty is unset."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(name) or env_file((directory or Path.cwd()) / ENV_FILE).get(name)
+    return value or None
+
+
+def bootstrap_servers(
+    environ: Mapping[str, str] | None = None, directory: Path | None = None
+) -> str:
+    """The broker from the host: KAFKA_BOOTSTRAP_SERVERS, else the port Compose publishes it on
+    (KAFKA_HOST_PORT, from the environment or `.env`), else localhost:9092."""
+    environ = os.environ if environ is None else environ
+    explicit = environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    port = setting("KAFKA_HOST_PORT", environ, directory) or DEFAULT_HOST_PORT
+    return explicit or f"localhost:{port}"
+
+
+def client_env_file(directory: Path | None = None) -> dict[str, str]:
+    """What Compose passes every service from `kafka-client.env` (env_file)."""
+    return env_file((directory or Path.cwd()) / CLIENT_ENV_FILE)
+
+
+def kafka_settings(
+    bootstrap: str,
+    topic: str,
+    environ: Mapping[str, str] | None = None,
+    directory: Path | None = None,
+) -> KafkaSettings:
+    """What a host tool's Kafka clients connect with: the services' librdkafka settings too,
+    so a tool reaches a TLS/SASL cluster the services reach."""
+    environ = os.environ if environ is None else environ
+    return KafkaSettings(
+        bootstrap_servers=bootstrap,
+        topic=topic,
+        dead_letter_topic=dead_letter_topic(topic),
+        # KAFKA_CLIENT_* of kafka-client.env, as the services get them; the environment's win.
+        client_config=client_config({**client_env_file(directory), **environ}),
+    )
 
 
 # ---- the playground's containers ----

@@ -15,9 +15,9 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.live import Live
 
+from playground import host
 from playground.cli import host_option
 from playground.kafka import admin_config
-from playground.settings import KafkaSettings, dead_letter_topic
 from playground.shutdown import StopFlag
 from watch import timeline
 from watch.broker import Broker
@@ -64,7 +64,7 @@ def main(
     """Watch the playground's consumer groups: members, partitions, lag and rebalances."""
     if as_json and not once:
         raise click.UsageError("--json goes with --once")
-    kafka = KafkaSettings(bootstrap_servers, topic, dead_letter_topic(topic), client_config={})
+    kafka = host.kafka_settings(bootstrap_servers, topic)
     admin = AdminClient(admin_config(kafka, "playground-watch"))
     broker = Broker(admin, topic)
     try:
