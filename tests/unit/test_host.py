@@ -144,6 +144,24 @@ def test_watch_connects_with_dot_env_and_kafka_client_env(
     assert config["security.protocol"] == "SASL_SSL"
 
 
+def test_watch_without_a_broker_says_so_in_one_line(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Silent(CapturedAdmin):
+        def __getattr__(self, name: str) -> Any:
+            def unanswered(*args: object, **kwargs: object) -> None:
+                raise TimeoutError  # what a request's future raises when nobody answers
+
+            return unanswered
+
+    monkeypatch.setattr(watch.cli, "AdminClient", Silent)
+    result = CliRunner().invoke(watch.cli.main, ["--once"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: cannot read from Kafka at localhost:9092: no answer within 10 s\n"
+    )
+
+
 class FakeDocker:
     """The docker SDK's client, as far as the tools look before they run anything."""
 

@@ -17,6 +17,7 @@ from rich.live import Live
 
 from playground import host
 from playground.cli import host_option
+from playground.groups import TIMEOUT_S
 from playground.kafka import admin_config
 from playground.shutdown import StopFlag
 from watch import timeline
@@ -75,9 +76,11 @@ def main(
             _once(watcher, interval, as_json)
         else:
             _live(watcher, interval)
-    except KafkaException as exc:
+    except (KafkaException, TimeoutError) as exc:
+        # No broker at all: librdkafka keeps trying, so the request's future times out.
+        why = str(exc) or f"no answer within {TIMEOUT_S} s"
         raise click.ClickException(
-            f"cannot read from Kafka at {bootstrap_servers}: {exc}"
+            f"cannot read from Kafka at {bootstrap_servers}: {why}"
         ) from None
 
 
