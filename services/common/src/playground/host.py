@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,7 +21,8 @@ T = TypeVar("T")
 Container = Any  # docker.models.containers.Container: the docker SDK ships no type hints
 
 # Compose reads both from the project directory: `.env` for ${VARIABLES} in compose.yaml,
-# `kafka-client.env` (env_file) for the services' librdkafka settings. Both are gitignored.
+# `kafka-client.env` (env_file) for the services' librdkafka settings. Both are gitignored;
+# the host tools run from the repo's top (as make runs them) and read them from there.
 ENV_FILE = ".env"
 CLIENT_ENV_FILE = "kafka-client.env"
 DEFAULT_HOST_PORT = "9092"
@@ -70,46 +71,32 @@ def env_file(path: Path) -> dict[str, str]:
     return found
 
 
-def setting(
-    name: str, environ: Mapping[str, str] | None = None, directory: Path | None = None
-) -> str | None:
+def setting(name: str) -> str | None:
     """A variable as Compose sees it: the environment first, then `.env`. Empty is unset."""
-    environ = os.environ if environ is None else environ
-    value = environ.get(name) or env_file((directory or Path.cwd()) / ENV_FILE).get(name)
-    return value or None
+    return os.environ.get(name) or env_file(Path(ENV_FILE)).get(name) or None
 
 
-def bootstrap_servers(
-    environ: Mapping[str, str] | None = None, directory: Path | None = None
-) -> str:
+def bootstrap_servers() -> str:
     """The broker from the host: KAFKA_BOOTSTRAP_SERVERS, else the port Compose publishes it on
     (KAFKA_HOST_PORT, from the environment or `.env`), else localhost:9092."""
-    environ = os.environ if environ is None else environ
-    explicit = environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    port = setting("KAFKA_HOST_PORT", environ, directory) or DEFAULT_HOST_PORT
-    return explicit or f"localhost:{port}"
+    port = setting("KAFKA_HOST_PORT") or DEFAULT_HOST_PORT
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"localhost:{port}"
 
 
-def client_env_file(directory: Path | None = None) -> dict[str, str]:
+def client_env_file() -> dict[str, str]:
     """What Compose passes every service from `kafka-client.env` (env_file)."""
-    return env_file((directory or Path.cwd()) / CLIENT_ENV_FILE)
+    return env_file(Path(CLIENT_ENV_FILE))
 
 
-def kafka_settings(
-    bootstrap: str,
-    topic: str,
-    environ: Mapping[str, str] | None = None,
-    directory: Path | None = None,
-) -> KafkaSettings:
+def kafka_settings(bootstrap_servers: str, topic: str) -> KafkaSettings:
     """What a host tool's Kafka clients connect with: the services' librdkafka settings too,
     so a tool reaches a TLS/SASL cluster the services reach."""
-    environ = os.environ if environ is None else environ
     return KafkaSettings(
-        bootstrap_servers=bootstrap,
+        bootstrap_servers=bootstrap_servers,
         topic=topic,
         dead_letter_topic=dead_letter_topic(topic),
         # KAFKA_CLIENT_* of kafka-client.env, as the services get them; the environment's win.
-        client_config=client_config({**client_env_file(directory), **environ}),
+        client_config=client_config({**client_env_file(), **os.environ}),
     )
 
 
