@@ -45,14 +45,14 @@ logs: ## Follow every service's logs
 	$(COMPOSE) $(ALL_PROFILES) logs -f
 
 watch: ## Live view of the groups: members, partitions, lag, rebalances (after `make play`)
-	$(UV) run --locked playground-watch --bootstrap-servers localhost:$${KAFKA_HOST_PORT:-9092}
+	$(UV) run --locked playground-watch
 
 chaos: ## Fault drills against the running playground (after `make up`), then the ledger
-	$(UV) run --locked playground-chaos --bootstrap-servers localhost:$${KAFKA_HOST_PORT:-9092}
+	$(UV) run --locked playground-chaos
 
 bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (~25 min)
 	$(COMPOSE) up -d --wait kafka
-	$(UV) run --locked playground-bench --bootstrap-servers localhost:$${KAFKA_HOST_PORT:-9092} $(BENCH_ARGS)
+	$(UV) run --locked playground-bench $(BENCH_ARGS)
 
 provision: images ## Start the broker and create the topic only
 	$(COMPOSE) up provision

@@ -3,7 +3,6 @@ ask the broker (admin API, from the host) what the groups hold."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -13,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
-from chaos.wait import wait_until
+from playground import groups
+from playground.host import service_container, wait_until
+from playground.records import Position, positions, records
 
 ROOT = Path(__file__).resolve().parents[2]
 
-Position = tuple[int, int]  # (partition, offset)
 ADMIN_TIMEOUT_S = 30
 
 
@@ -90,13 +89,7 @@ class Stack:
             "--no-log-prefix",
             service,
         ).stdout
-        records = []
-        for line in out.splitlines():
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return records
+        return list(records(out.splitlines()))
 
     def events(self, service: str, event: str) -> list[dict[str, Any]]:
         return [r for r in self.records(service) if r.get("event") == event]
@@ -111,17 +104,7 @@ class Stack:
         return steps[-1]["owned"] if steps else None
 
     def container(self, service: str) -> Any:
-        client = docker.from_env()
-        [found] = client.containers.list(
-            all=True,
-            filters={
-                "label": [
-                    f"com.docker.compose.project={self.project}",
-                    f"com.docker.compose.service={service}",
-                ]
-            },
-        )
-        return found
+        return service_container(docker.from_env(), self.project, service)
 
     # ---- What the services reported ----
     def sent(self) -> dict[Position, str]:
@@ -146,11 +129,7 @@ class Stack:
 
     def processed(self, service: str) -> list[Position]:
         """Every (partition, offset) the service's batches covered, repeats included."""
-        positions: list[Position] = []
-        for record in self.events(service, "batch_processed"):
-            for partition, (first, last) in record["offsets"].items():
-                positions.extend((int(partition), o) for o in range(first, last + 1))
-        return positions
+        return [p for r in self.events(service, "batch_processed") for p in positions(r["offsets"])]
 
     # ---- The broker ----
     @cached_property
@@ -166,23 +145,12 @@ class Stack:
             self._retired.append(self.__dict__.pop("admin"))
 
     def committed(self, group: str) -> dict[int, int]:
-        request = [ConsumerGroupTopicPartitions(group)]
-        result = self.admin.list_consumer_group_offsets(request)[group].result(
-            timeout=ADMIN_TIMEOUT_S
-        )
-        return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
+        return groups.committed(self.admin, group, timeout_s=ADMIN_TIMEOUT_S)
 
     def end_offsets(self, topic: str, partitions: Iterable[int] = range(3)) -> dict[int, int]:
-        request = {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}  # type: ignore[no-untyped-call]
-        futures = self.admin.list_offsets(request)
-        return {tp.partition: f.result(timeout=ADMIN_TIMEOUT_S).offset for tp, f in futures.items()}
+        return groups.end_offsets(self.admin, topic, partitions, ADMIN_TIMEOUT_S)
 
     def members(self, group: str) -> dict[str, list[int]]:
         """client id -> partitions, for each member of the group."""
-        description = self.admin.describe_consumer_groups([group])[group].result(
-            timeout=ADMIN_TIMEOUT_S
-        )
-        return {
-            m.client_id: sorted(tp.partition for tp in m.assignment.topic_partitions)
-            for m in description.members
-        }
+        found = groups.describe(self.admin, group, timeout_s=ADMIN_TIMEOUT_S)
+        return {m.client_id: list(m.partitions) for m in found.members}

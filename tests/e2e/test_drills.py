@@ -15,10 +15,9 @@ from rich.console import Console
 from chaos.cli import table
 from chaos.drills import Drills
 from chaos.playground import Playground
+from playground import host
 from playground.kafka import admin_config
-from playground.settings import KafkaSettings
 from tests.e2e.stack import Stack
-from watch.broker import Broker
 
 SENT = 10_000
 BATCH = 50
@@ -39,14 +38,16 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
     )
     group = stack.env["SHARED_GROUP_ID"]
     topic = stack.env["TOPIC"]
-    kafka = KafkaSettings(f"localhost:{stack.host_port}", topic, f"{topic}.dlq", client_config={})
+    # The settings `make chaos` builds: the host's client settings and our topic's names.
+    kafka = host.kafka_settings(f"localhost:{stack.host_port}", topic)
     client = docker.from_env()
     request.addfinalizer(client.close)
     playground = Playground(
         stack.project,
         client,
+        topic,
         # admin_config: librdkafka's complaints while the broker restarts go to logging.
-        lambda: Broker(AdminClient(admin_config(kafka, "e2e-drills")), topic),
+        lambda: AdminClient(admin_config(kafka, "e2e-drills")),
     )
 
     report = Drills(playground).run(count=SENT, interval_s=0.003)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from chaos.wait import wait_until
+from playground.host import wait_until
 from tests.e2e.stack import Stack
 
 

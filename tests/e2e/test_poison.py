@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
-from chaos.wait import wait_until
+from playground.host import wait_until
 from playground.transaction import TransactionFactory
 from tests.e2e.stack import Stack
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.wait import wait_until
+from playground.host import wait_until
 from tests.e2e.stack import Stack
 
 BRAVO, ZULU = "consumer-bravo-shared", "consumer-zulu-shared"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from chaos.wait import wait_until
-from tests.e2e.stack import Position, Stack
+from playground.host import wait_until
+from playground.records import Position
+from tests.e2e.stack import Stack
 
 SENT = 120
 SHARED = ("consumer-bravo-shared", "consumer-zulu-shared")

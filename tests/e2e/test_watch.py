@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from chaos.wait import wait_until
+from playground.host import wait_until
 from tests.e2e.stack import Stack
 
 WATCH = Path(sys.executable).parent / "playground-watch"

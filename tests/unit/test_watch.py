@@ -6,8 +6,17 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from confluent_kafka import ConsumerGroupState, ConsumerGroupType, Node, TopicPartition
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    ConsumerGroupDescription,
+    MemberAssignment,
+    MemberDescription,
+)
 from syrupy.assertion import SnapshotAssertion
 
+from playground import groups
+from watch.broker import view
 from watch.model import (
     GroupView,
     MemberView,
@@ -147,3 +156,58 @@ def test_rendering_fanout_and_shared_side_by_side(snapshot: SnapshotAssertion) -
     )
     framed = replace(with_rates(previous, current), rebalances=tuple(history))
     assert as_text(framed, width=130) == snapshot
+
+
+def description(
+    state: ConsumerGroupState, kind: ConsumerGroupType = ConsumerGroupType.CLASSIC
+) -> ConsumerGroupDescription:
+    """What describe_consumer_groups() returns for a group of bravo and zulu in `state`."""
+    member = MemberDescription(
+        "m-1",
+        "bravo",
+        "/10.0.0.7",
+        MemberAssignment([TopicPartition("transactions", 0), TopicPartition("other", 5)]),
+    )
+    return ConsumerGroupDescription(
+        "g", False, [member], "range", state, Node(1, "kafka", 9092), type=kind
+    )
+
+
+# Kafka's names for the states (kafka-consumer-groups.sh --describe --state), one per state
+# confluent-kafka reports; Assigning and Reconciling (KIP-848) reach it as UNKNOWN.
+KAFKA_STATES = {
+    ConsumerGroupState.STABLE: "Stable",
+    ConsumerGroupState.PREPARING_REBALANCING: "PreparingRebalance",
+    ConsumerGroupState.COMPLETING_REBALANCING: "CompletingRebalance",
+    ConsumerGroupState.EMPTY: "Empty",
+    ConsumerGroupState.DEAD: "Dead",
+    ConsumerGroupState.UNKNOWN: "Unknown",
+}
+
+
+def test_every_state_the_client_reports_has_a_kafka_name() -> None:
+    assert set(ConsumerGroupState) == set(KAFKA_STATES)
+
+
+@pytest.mark.parametrize(("state", "name"), KAFKA_STATES.items(), ids=KAFKA_STATES.values())
+def test_the_view_shows_each_group_state_by_kafka_s_name(
+    state: ConsumerGroupState, name: str
+) -> None:
+    found = groups.group(description(state), {0: 90}, "transactions")
+    ends = {0: 100, 1: 50}
+    shown = as_text(make_snapshot(T0, ends, (view(found, ends),)), width=100)
+    assert f"g · {name} " in shown
+    assert found.members == (groups.Member("bravo", "10.0.0.7", (0,)),)  # our topic's only
+
+
+def test_a_state_a_later_client_adds_is_spelled_as_kafka_spells_it() -> None:
+    assert groups.state_name("ASSIGNING") == "Assigning"
+    assert groups.state_name(None) == "Unknown"
+
+
+def test_the_protocol_is_named_as_kafka_names_it() -> None:
+    def protocol(kind: ConsumerGroupType) -> str:
+        return groups.group(description(ConsumerGroupState.STABLE, kind), {}).protocol
+
+    assert protocol(ConsumerGroupType.CONSUMER) == "Consumer"
+    assert protocol(ConsumerGroupType.CLASSIC) == "Classic"

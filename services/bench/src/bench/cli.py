@@ -9,15 +9,14 @@ from typing import Any
 
 import click
 import docker
-from confluent_kafka.admin import AdminClient
 from docker.errors import DockerException
 from rich.console import Console
 
 from bench import measure, report
 from bench.lab import Lab
-from chaos.playground import Playground, PlaygroundError
+from playground import host
 from playground.cli import host_option
-from watch.broker import Broker
+from playground.host import MissingContainer
 
 console = Console(highlight=False, width=max(Console().width, 110))
 
@@ -65,13 +64,12 @@ def main(
         client = docker.from_env()
     except DockerException as exc:
         raise click.ClickException(f"cannot reach Docker: {exc}") from None
-    pg = Playground(
-        project, client, lambda: Broker(AdminClient({"bootstrap.servers": bootstrap_servers}), "")
-    )
+    # Bench topics are made per measurement: the settings' topic is never used.
+    kafka = host.kafka_settings(bootstrap_servers, topic="")
     try:
-        lab = Lab(pg, bootstrap_servers, app_image)
+        lab = Lab(client, project, kafka, app_image)
         kafka_image = lab.kafka.image.tags[0] if lab.kafka.image.tags else lab.kafka.image.id
-    except PlaygroundError as exc:
+    except MissingContainer as exc:
         raise click.ClickException(f"{exc} (make bench starts the broker)") from None
     started = time.monotonic()
     results: dict[str, Any] = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -14,28 +13,29 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from chaos.ledger import record
-from chaos.playground import Container, Playground
+from playground import host
+from playground.host import Container, service_container
+from playground.kafka import admin_config, consumer_config
+from playground.records import Record
+from playground.settings import KafkaSettings
 
 INTERNAL_BOOTSTRAP = "kafka:19092"  # the broker as containers on the Compose network see it
 
 
 class Lab:
-    def __init__(self, playground: Playground, bootstrap_servers: str, app_image: str) -> None:
-        self.pg = playground
-        self.bootstrap_servers = bootstrap_servers  # from the host
+    def __init__(self, docker: Any, project: str, kafka: KafkaSettings, app_image: str) -> None:
+        self.docker = docker
+        self.project = project
+        self.settings = kafka  # the broker from the host, with the services' client settings
         self.app_image = app_image
         self.run_id = time.strftime("%H%M%S")
         self._containers: list[Container] = []
+        self.kafka = service_container(docker, project, "kafka")  # MissingContainer if none
 
     @cached_property
     def admin(self) -> AdminClient:
         # One for the whole run: a client destroyed with a request in flight can hang.
-        return AdminClient({"bootstrap.servers": self.bootstrap_servers})
-
-    @property
-    def kafka(self) -> Container:
-        return self.pg.container("kafka")
+        return AdminClient(admin_config(self.settings, "playground-bench"))
 
     @property
     def network(self) -> str:
@@ -50,16 +50,17 @@ class Lab:
     def service(self, command: str, name: str, **env: object) -> Container:
         """One of our services (`producer`, `consumer`), as `make play` runs it, logging JSON."""
         environment = {
+            **host.client_env_file(),  # as Compose passes every service kafka-client.env
             "KAFKA_BOOTSTRAP_SERVERS": INTERNAL_BOOTSTRAP,
             "LOG_FORMAT": "json",
             **{k: str(v) for k, v in env.items()},
         }
-        container = self.pg.docker.containers.run(
+        container = self.docker.containers.run(
             self.app_image,
             command=[command],
             environment=environment,
             network=self.network,
-            name=f"{self.pg.project}-bench-{name}-{self.run_id}",
+            name=f"{self.project}-bench-{name}-{self.run_id}",
             detach=True,
         )
         self._containers.append(container)
@@ -67,7 +68,7 @@ class Lab:
 
     def tool(self, *command: str) -> str:
         """One of Kafka's own tools, from the broker's image; its output."""
-        out: bytes = self.pg.docker.containers.run(
+        out: bytes = self.docker.containers.run(
             self.kafka.image.id,
             command=list(command),
             entrypoint=[],
@@ -81,11 +82,7 @@ class Lab:
     def create_times(self, topic: str, count: int) -> dict[tuple[int, int], float]:
         """(partition, offset) -> the record's CreateTime (s), set by the producer at produce()."""
         consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap_servers,
-                "group.id": f"bench-read-{topic}",
-                "enable.auto.commit": False,
-            }
+            consumer_config(self.settings, "playground-bench", f"bench-read-{topic}")
         )
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
@@ -104,12 +101,7 @@ class Lab:
         self._containers.clear()
 
 
-def json_records(lines: list[str]) -> Iterator[dict[str, Any]]:
-    """The JSON records among log lines (the ledger's parser: one reading of the log contract)."""
-    return (r for line in lines if (r := record(line)) is not None)
-
-
-def seconds(record: dict[str, Any]) -> float:
+def seconds(record: Record) -> float:
     """The record's own timestamp (UTC, set by the service when it logged), as epoch seconds."""
     return datetime.fromisoformat(record["timestamp"]).timestamp()
 

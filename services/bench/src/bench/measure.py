@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from bench.lab import INTERNAL_BOOTSTRAP, Lab, json_records, numbers, seconds
-from chaos.playground import Container, LogReader
-from chaos.wait import wait_until
+from bench.lab import INTERNAL_BOOTSTRAP, Lab, numbers, seconds
+from playground.host import Container, LogReader, wait_until
+from playground.records import positions, records
 from playground.transaction import TransactionFactory
 
 PIPELINE = "validate,enrich,score"  # decode, validate, process; commit follows every batch
@@ -160,7 +160,7 @@ def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
     count, last = 0, 0.0
     deadline = time.monotonic() + sizes.consumer_budget_s + 60
     while time.monotonic() < deadline:
-        for r in json_records(reader.read()):
+        for r in records(reader.read()):
             if r.get("event") == "partitions_assigned" and assigned is None:
                 assigned = seconds(r)
             elif r.get("event") == "batch_processed":
@@ -243,11 +243,10 @@ def _latency_run(lab: Lab, load: int, batch: int, wait: float, run_s: float) -> 
     # the partitions' leaders, and what it queued meanwhile says nothing about steady state.
     steady = min(created.values()) + WARMUP_S
     latencies = [
-        (seconds(b) - created[(int(part), o)]) * 1000
+        (seconds(b) - created[position]) * 1000
         for b in batches
-        for part, (first, last) in b["offsets"].items()
-        for o in range(first, last + 1)
-        if created[(int(part), o)] >= steady
+        for position in positions(b["offsets"])
+        if created[position] >= steady
     ]
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     span = max(created.values()) - min(created.values())
@@ -265,7 +264,7 @@ def _latency_run(lab: Lab, load: int, batch: int, wait: float, run_s: float) -> 
 
 def _collect(reader: LogReader, batches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """New records; batch_processed ones are also kept in `batches`."""
-    new = list(json_records(reader.read()))
+    new = list(records(reader.read()))
     batches.extend(r for r in new if r.get("event") == "batch_processed")
     return new
 
@@ -296,7 +295,7 @@ def _handover(lab: Lab, name: str, settings: dict[str, str]) -> float:
 
     def settled() -> bool:
         for client, reader in logs.items():
-            for r in json_records(reader.read()):
+            for r in records(reader.read()):
                 if str(r.get("event", "")).startswith("partitions_"):
                     owned[client], busy[client] = set(r["owned"]), False
                 elif r.get("event") == "batch_processed":
@@ -309,7 +308,7 @@ def _handover(lab: Lab, name: str, settings: dict[str, str]) -> float:
     bravo.stop(timeout=30)
 
     def handed_over() -> float | None:
-        for r in json_records(logs["zulu"].read()):
+        for r in records(logs["zulu"].read()):
             if (
                 r.get("event") == "batch_processed"
                 and seconds(r) > stopped
@@ -333,7 +332,7 @@ def _first(container: Container, event: str) -> dict[str, Any]:
     for window_s in (2, 8, 32, 128):
         until = started.replace(tzinfo=UTC) + timedelta(seconds=window_s)
         raw = container.logs(until=until, stdout=True, stderr=False).decode()
-        for r in json_records(raw.splitlines()):
+        for r in records(raw.splitlines()):
             if r.get("event") == event:
                 return r
     raise RuntimeError(f"{container.name} never logged {event}")
@@ -341,7 +340,7 @@ def _first(container: Container, event: str) -> dict[str, Any]:
 
 def _last(container: Container, event: str) -> dict[str, Any]:
     tail = container.logs(tail=20, stdout=True, stderr=False).decode().splitlines()
-    found = [r for r in json_records(tail) if r.get("event") == event]
+    found = [r for r in records(tail) if r.get("event") == event]
     if not found:
         raise RuntimeError(f"{container.name} did not log {event} at the end")
     return found[-1]

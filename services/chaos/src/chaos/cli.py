@@ -13,11 +13,10 @@ from rich.table import Table
 
 from chaos.drills import Drills, Report
 from chaos.playground import Playground, PlaygroundError
-from chaos.wait import TimedOut
+from playground import host
 from playground.cli import host_option
+from playground.host import TimedOut
 from playground.kafka import admin_config
-from playground.settings import KafkaSettings
-from watch.broker import Broker
 
 # Wide enough for the ledger table even when the output is a pipe (80 columns by default).
 console = Console(highlight=False, width=max(Console().width, 100))
@@ -52,16 +51,16 @@ def main(bootstrap_servers: str, topic: str, project: str, count: int, interval:
     Follow it in another terminal with `docker compose logs -f`. Start the playground with
     SESSION_TIMEOUT_MS=6000 for quicker drills (the default session timeout is 45 s).
     """
-    kafka = KafkaSettings(bootstrap_servers, topic, f"{topic}.dlq", client_config={})
+    kafka = host.kafka_settings(bootstrap_servers, topic)
     try:
         client = docker.from_env()
     except DockerException as exc:
         raise click.ClickException(f"cannot reach Docker: {exc}") from None
 
-    def connect() -> Broker:
-        return Broker(AdminClient(admin_config(kafka, "playground-chaos")), topic)
+    def connect() -> AdminClient:
+        return AdminClient(admin_config(kafka, "playground-chaos"))
 
-    drills = Drills(Playground(project, client, connect), say=say)
+    drills = Drills(Playground(project, client, topic, connect), say=say)
     try:
         report = drills.run(count, interval)
     except (PlaygroundError, TimedOut) as exc:

@@ -21,10 +21,11 @@ from typing import TypeVar
 from confluent_kafka import KafkaException
 
 from chaos import ledger
-from chaos.ledger import Ledger, Position
-from chaos.playground import Container, LogReader, Member, Playground, PlaygroundError
-from chaos.wait import TimedOut, wait_until
-from watch.model import GroupView
+from chaos.ledger import Ledger
+from chaos.playground import Member, Playground, PlaygroundError
+from playground.groups import Group
+from playground.host import Container, LogReader, TimedOut, wait_until
+from playground.records import Position, positions, records
 
 T = TypeVar("T")
 KILLS = 3
@@ -169,8 +170,8 @@ class Drills:
 
         def caught_up() -> bool:
             groups = self._view()
-            for view in groups.values():
-                if any((o.committed or 0) < ends.get(o.partition, 0) for o in view.offsets):
+            for group in groups.values():
+                if any(group.committed.get(p, 0) < end for p, end in ends.items()):
                     return False
             self._refresh()
             below = self._below(ends)
@@ -200,11 +201,9 @@ class Drills:
                 + ("" if check.ok else " ✗")
             )
 
-    def _watch_commits(self, group: str, committed: dict[int, int | None]) -> None:
+    def _watch_commits(self, group: str, committed: dict[int, int]) -> None:
         """No committed offset may ever go back: that would be a late commit applied."""
         for partition, offset in committed.items():
-            if offset is None:
-                continue
             high = self._high.get((group, partition), -1)
             if offset < high:
                 self.report.problems.append(
@@ -225,16 +224,18 @@ class Drills:
         for c in (self.stream, *(m.container for m in self.members)):
             if c.id not in self._readers:
                 self._readers[c.id] = LogReader(c, self.started)
-        for line in self._readers[self.stream.id].read():
-            if found := ledger.sent(line):
-                self._sent.add(found[0])
+        for r in records(self._readers[self.stream.id].read()):
+            if r.get("event") == "transaction_sent":
+                self._sent.add((int(r["partition"]), int(r["offset"])))
         for m in self.members:
             counts = self._counts.setdefault(m.service, Counter())
             events = self._events.setdefault(m.service, [])
-            for line in self._readers[m.container.id].read():
-                counts.update(ledger.processed(line))
-                if name := ledger.event(line):
-                    events.append(name)
+            for r in records(self._readers[m.container.id].read()):
+                if (name := r.get("event")) is None:
+                    continue
+                events.append(str(name))
+                if name == "batch_processed":
+                    counts.update(positions(r["offsets"]))
         return self._sent
 
     # Both read what the last _refresh() gathered: one pass over the logs serves both sides.
@@ -265,13 +266,13 @@ class Drills:
         )
 
     def _ends(self) -> dict[int, int] | None:
-        return self._try(self.pg.broker.end_offsets)
+        return self._try(self.pg.end_offsets)
 
-    def _view(self) -> dict[str, GroupView]:
+    def _view(self) -> dict[str, Group]:
         """The groups now; every look also checks that no committed offset went back."""
         groups = self.pg.groups(self._groups())
-        for view in groups.values():
-            self._watch_commits(view.group_id, {o.partition: o.committed for o in view.offsets})
+        for group in groups.values():
+            self._watch_commits(group.group_id, group.committed)
         return groups
 
     def _session_timeout_s(self, member: Member) -> float:

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from confluent_kafka.admin import AdminClient
 
 from consumer.settings import ConsumerSettings
 from consumer.settings import read as read_consumer_settings
+from playground import groups
+from playground.groups import Group
+from playground.host import Container, MissingContainer, environment, service_container
 from playground.settings import load
-from watch.broker import Broker
-from watch.logsource import environment
-from watch.model import GroupView
 
-Container = Any  # docker.models.containers.Container: the docker SDK ships no type hints
 STREAM = "chaos-producer"
 
 
@@ -41,46 +41,40 @@ class Member:
 
 
 class Playground:
-    """One Compose project's containers and one broker's view of its groups. No I/O here."""
+    """One Compose project's containers and one broker's view of its topic and groups.
+    No I/O here."""
 
-    def __init__(self, project: str, docker: Any, connect: Callable[[], Broker]) -> None:
+    def __init__(
+        self, project: str, docker: Any, topic: str, connect: Callable[[], AdminClient]
+    ) -> None:
         self.project = project
         self.docker = docker
+        self.topic = topic
         self._connect = connect
-        self._broker: Broker | None = None
-        self._retired: list[Broker] = []
+        self._admin: AdminClient | None = None
+        self._retired: list[AdminClient] = []
 
     @property
-    def broker(self) -> Broker:
-        if self._broker is None:
-            self._broker = self._connect()
-        return self._broker
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = self._connect()
+        return self._admin
 
     def reconnect(self) -> None:
         """A new admin client: after a broker restart, librdkafka's old one never reaches the
         group coordinator again (its requests time out). The old one is kept, not destroyed:
         destroying a client with requests in flight can block."""
-        if self._broker is not None:
-            self._retired.append(self._broker)
-        self._broker = None
+        if self._admin is not None:
+            self._retired.append(self._admin)
+        self._admin = None
 
     def container(self, service: str) -> Container:
-        found = self.docker.containers.list(
-            all=True,
-            filters={
-                "label": [
-                    f"com.docker.compose.project={self.project}",
-                    f"com.docker.compose.service={service}",
-                    "com.docker.compose.oneoff=False",
-                ]
-            },
-        )
-        if not found:
+        try:
+            return service_container(self.docker, self.project, service)
+        except MissingContainer as exc:
             raise PlaygroundError(
-                f"no {service} container in Compose project {self.project!r}: "
-                "start the playground first (make up, or make up PROFILE=shared)"
-            )
-        return found[0]
+                f"{exc}: start the playground first (make up, or make up PROFILE=shared)"
+            ) from None
 
     def members(self) -> list[Member]:
         """Every running consumer, read with the consumer's own settings rules."""
@@ -96,10 +90,13 @@ class Playground:
             members.append(Member(service, container, settings))
         return sorted(members, key=lambda m: m.service)
 
-    def groups(self, groups: tuple[str, ...]) -> dict[str, GroupView]:
-        """The groups as the broker has them now (members, committed and end offsets)."""
-        views = {g.group_id: g for g in self.broker.snapshot(groups).groups}
-        return {g: views[g] for g in groups if g in views}
+    def groups(self, group_ids: tuple[str, ...]) -> dict[str, Group]:
+        """Those of the groups that read the topic, as the broker has them now."""
+        found = (groups.describe(self.admin, g, self.topic) for g in group_ids)
+        return {g.group_id: g for g in found if g.reads_topic}
+
+    def end_offsets(self) -> dict[int, int]:
+        return groups.end_offsets(self.admin, self.topic)
 
     def start_stream(self, interval_s: float) -> Container:
         """A second producer, like the playground's but fast and endless, logging JSON.
@@ -126,30 +123,3 @@ class Playground:
             name=name,
             detach=True,
         )
-
-
-class LogReader:
-    """The lines a container logged since the last read: its log survives restarts, so this
-    follows a consumer through kill -9 and start. Reading only what is new keeps a long
-    drill from re-reading (and re-parsing) millions of lines."""
-
-    def __init__(self, container: Container, since: datetime) -> None:
-        self.container = container
-        self._second = int(since.timestamp())  # Docker's `since` counts whole seconds
-        self._seen: set[str] = set()  # stamped lines already read from that second
-
-    def read(self) -> list[str]:
-        raw = self.container.logs(timestamps=True, since=self._second, stdout=True, stderr=False)
-        new: list[str] = []
-        for stamped in raw.decode("utf-8", "replace").splitlines():
-            if stamped in self._seen:
-                continue
-            stamp, _, line = stamped.partition(" ")
-            second = int(
-                datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC).timestamp()
-            )
-            if second > self._second:
-                self._second, self._seen = second, set()
-            self._seen.add(stamped)
-            new.append(line)
-        return new

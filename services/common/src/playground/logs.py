@@ -19,6 +19,20 @@ TEXT_FORMAT = "%(asctime)s {tag}%(message)s"
 TEXT_DATEFMT = "%H:%M:%S"
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s"
 
+# Seed-style marks so the clients are told apart at a glance, in `docker compose logs` as in
+# `make watch`: bravo and zulu have their own, any other client a fixed one of the rest.
+MARKS = {"bravo": "🟣", "zulu": "🔵"}
+OTHER_MARKS = ("🟢", "🟠", "🟡", "🔴", "🟤", "⚪")
+
+
+def mark(client: str) -> str:
+    return MARKS.get(client) or OTHER_MARKS[sum(client.encode()) % len(OTHER_MARKS)]
+
+
+def tag(client: str) -> str:
+    """The prefix of a client's text log lines, e.g. "[client 🟣 BRAVO] "."""
+    return f"[client {mark(client)} {client.upper()}] "
+
 
 def configure(
     settings: LogSettings, *, tag: str = "", static: Mapping[str, object] | None = None

@@ -49,12 +49,22 @@ class LogSettings:
     level: str
 
 
+def dead_letter_topic(topic: str) -> str:
+    """Where the consumers put `topic`'s poison messages, unless DLQ_TOPIC says otherwise."""
+    return f"{topic}.dlq"
+
+
+def default_group_id(client: str) -> str:
+    """A consumer's group when GROUP_ID is not given: one group per client (fan-out)."""
+    return f"test_group_{client}"
+
+
 def kafka_settings(env: Env) -> KafkaSettings:
     topic = env.str("TOPIC", "transactions")
     return KafkaSettings(
         bootstrap_servers=env.str("KAFKA_BOOTSTRAP_SERVERS", "localhost:9092"),
         topic=topic,
-        dead_letter_topic=env.str("DLQ_TOPIC", f"{topic}.dlq"),
+        dead_letter_topic=env.str("DLQ_TOPIC", dead_letter_topic(topic)),
         client_config=client_config(os.environ),
     )
 

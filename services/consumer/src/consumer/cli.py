@@ -17,15 +17,6 @@ from playground.shutdown import StopFlag
 
 log = logging.getLogger("consumer")
 
-# Seed-style tags so the two clients are told apart at a glance in `docker compose logs`.
-MARKS = {"bravo": "🟣", "zulu": "🔵"}
-OTHER_MARKS = ("🟢", "🟠", "🟡", "🔴", "🟤", "⚪")
-
-
-def tag(client: str) -> str:
-    mark = MARKS.get(client) or OTHER_MARKS[sum(client.encode()) % len(OTHER_MARKS)]
-    return f"[client {mark} {client.upper()}] "
-
 
 @click.command()
 @click.option("--client", help="Client name, also the client.id. [env CLIENT, default bravo]")
@@ -63,7 +54,7 @@ def main(
     )
     logs.configure(
         config.log,
-        tag=tag(config.client),
+        tag=logs.tag(config.client),
         static={"service": "consumer", "client": config.client, "group_id": config.group_id},
     )
     consumer = Consumer(

@@ -15,9 +15,10 @@ from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.live import Live
 
+from playground import host
 from playground.cli import host_option
+from playground.groups import TIMEOUT_S
 from playground.kafka import admin_config
-from playground.settings import KafkaSettings
 from playground.shutdown import StopFlag
 from watch import timeline
 from watch.broker import Broker
@@ -64,7 +65,7 @@ def main(
     """Watch the playground's consumer groups: members, partitions, lag and rebalances."""
     if as_json and not once:
         raise click.UsageError("--json goes with --once")
-    kafka = KafkaSettings(bootstrap_servers, topic, f"{topic}.dlq", client_config={})
+    kafka = host.kafka_settings(bootstrap_servers, topic)
     admin = AdminClient(admin_config(kafka, "playground-watch"))
     broker = Broker(admin, topic)
     try:
@@ -75,9 +76,11 @@ def main(
             _once(watcher, interval, as_json)
         else:
             _live(watcher, interval)
-    except KafkaException as exc:
+    except (KafkaException, TimeoutError) as exc:
+        # No broker at all: librdkafka keeps trying, so the request's future times out.
+        why = str(exc) or f"no answer within {TIMEOUT_S} s"
         raise click.ClickException(
-            f"cannot read from Kafka at {bootstrap_servers}: {exc}"
+            f"cannot read from Kafka at {bootstrap_servers}: {why}"
         ) from None
 
 

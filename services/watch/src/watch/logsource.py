@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
 
+from playground.host import Container, docker_time, environment, stamped_lines
+from playground.settings import default_group_id
 from watch.timeline import OwnershipEvent, parse_line
 
 log = logging.getLogger("watch")
@@ -29,30 +29,20 @@ def container_events(project: str) -> list[OwnershipEvent] | None:
     except DockerException as exc:
         log.debug("no Docker logs: %s", exc)
         return None
-    events = []
-    for container in containers:
-        env = environment(container)
-        if "GROUP_ID" not in env and "CLIENT" not in env:
-            continue  # not a consumer
-        client_name = env.get("CLIENT", container.name)
-        group_id = env.get("GROUP_ID", f"test_group_{client_name}")
-        raw = container.logs(timestamps=True).decode("utf-8", "replace")
-        for line in raw.splitlines():
-            stamp, _, text = line.partition(" ")
-            event = parse_line(_time(stamp), text, client_name, group_id)
-            if event is not None:
-                events.append(event)
-    return events
+    try:
+        return [e for c in containers for e in _events(c)]
+    finally:
+        client.close()
 
 
-def environment(container: Any) -> dict[str, str]:
-    """A container's environment variables, as Docker reports its configuration."""
-    items = container.attrs["Config"].get("Env") or []
-    return {name: value for name, _, value in (item.partition("=") for item in items)}
-
-
-def _time(stamp: str) -> datetime:
-    # Docker's RFC 3339 stamps carry nanoseconds; Python takes up to microseconds.
-    head, _, rest = stamp.partition(".")
-    fraction = rest.rstrip("Z")[:6]
-    return datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
+def _events(container: Container) -> list[OwnershipEvent]:
+    env = environment(container)
+    if "GROUP_ID" not in env and "CLIENT" not in env:
+        return []  # not a consumer
+    client = env.get("CLIENT") or container.name
+    group_id = env.get("GROUP_ID") or default_group_id(client)
+    found = (
+        parse_line(docker_time(stamp), line, client, group_id)
+        for stamp, line in stamped_lines(container)
+    )
+    return [e for e in found if e is not None]

@@ -9,9 +9,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from playground.logs import mark
 from watch.model import GroupView, Move, Snapshot
 
-MARKS = {"bravo": "🟣", "zulu": "🔵"}
 TIMELINE_ROWS = 8
 NONE = "-"
 
@@ -61,7 +61,7 @@ def _topic(snapshot: Snapshot) -> RenderableType:
 def _who(client: str | None) -> str:
     if client is None:
         return "nobody"
-    return f"{MARKS.get(client, '⚪')} {client}"
+    return f"{mark(client)} {client}"
 
 
 def _group(group: GroupView) -> RenderableType:

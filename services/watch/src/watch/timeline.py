@@ -8,20 +8,15 @@ Two sources, both reduced to ownership changes per group:
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from playground.records import record
 from watch.model import Rebalance, Snapshot, moves_between
 
 # A rebalance that leaves partitions without an owner for this long is taken as finished.
 SETTLE_TIMEOUT = timedelta(seconds=30)
-TEXT_EVENT = re.compile(
-    r"Partitions (?P<what>assigned|revoked|lost): \[(?P<moved>[\d, ]*)\] "
-    r"\(now owns \[(?P<owned>[\d, ]*)\]\)"
-)
 
 
 @dataclass(frozen=True)
@@ -35,23 +30,15 @@ class OwnershipEvent:
 
 
 def parse_line(time: datetime, line: str, client: str, group_id: str) -> OwnershipEvent | None:
-    """An ownership event from one consumer log line (JSON record or text), else None."""
-    if line.startswith("{"):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            return None
-        if str(record.get("event", "")).startswith("partitions_"):
-            owned = frozenset(int(p) for p in record.get("owned", []))
-            return OwnershipEvent(
-                time, record.get("group_id", group_id), record.get("client", client), owned
-            )
+    """An ownership event from one consumer log line (JSON record or text), else None.
+
+    `client` and `group_id` are the container's, for text lines, which do not carry them.
+    """
+    r = record(line)
+    if r is None or not str(r.get("event", "")).startswith("partitions_"):
         return None
-    match = TEXT_EVENT.search(line)
-    if match is None:
-        return None
-    owned = frozenset(int(p) for p in match["owned"].split(",") if p.strip())
-    return OwnershipEvent(time, group_id, client, owned)
+    owned = frozenset(int(p) for p in r.get("owned", []))
+    return OwnershipEvent(time, r.get("group_id", group_id), r.get("client", client), owned)
 
 
 def from_events(events: Iterable[OwnershipEvent], partitions: Iterable[int]) -> list[Rebalance]:
