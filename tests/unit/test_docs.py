@@ -247,7 +247,9 @@ def test_the_services_with_settings_are_found() -> None:
     assert {name for name, _ in service_settings()} >= {"provision", "producer", "consumer-bravo"}
 
 
-@pytest.mark.parametrize(("service", "settings"), list(service_settings()), ids=lambda x: str(x))
+@pytest.mark.parametrize(
+    ("service", "settings"), list(service_settings()), ids=[s for s, _ in service_settings()]
+)
 def test_compose_passes_every_setting_its_service_reads(service: str, settings: Path) -> None:
     spec = compose_services()[service]
     reads = read_by(settings)
