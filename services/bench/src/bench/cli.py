@@ -93,6 +93,15 @@ def main(
     for g in results["goals"]:
         console.print(f"{'[green]✓' if g['met'] else '[red]✗'} {g['goal']}: {g['figure']}[/]")
     console.print(f"results and plots in {out}/ ({results['seconds']} s)")
+    # The figures in the docs come from this run, never from a hand: docs/bench.md sits beside
+    # docs/bench/. A run into another directory (the e2e smoke test's) has no document there.
+    doc = out.parent / "bench.md"
+    if doc.exists():
+        try:
+            report.update_doc(doc, results)
+        except report.DocError as exc:
+            raise click.ClickException(f"{doc}: {exc}") from None
+        console.print(f"figures written to {doc}")
 
 
 def say(text: str) -> None:

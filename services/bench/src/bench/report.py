@@ -1,10 +1,12 @@
-"""The results: a JSON file with the machine it ran on, PNG plots, and a summary table."""
+"""The results: a JSON file with the machine it ran on, PNG plots, a summary table, and the
+figures of docs/bench.md (rendered from results.json, never typed by hand)."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+from collections import defaultdict
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -213,3 +215,103 @@ def table(results: dict[str, Any]) -> Table:
     for r in results["rebalance"]:
         t.add_row(f"handover s, {r['mode']}", f"{r['median_s']:.2f}", "", "")
     return t
+
+
+# docs/bench.md holds the figures between these markers; everything else there is prose.
+DOC_BEGIN = "<!-- bench:begin -->"
+DOC_END = "<!-- bench:end -->"
+# Each goal's name in results.json, up to its " (where)", and the unit of its figure.
+GOAL_UNITS = {
+    "consumer ≥ 0.5 x kafka-consumer-perf-test": "",
+    "producer ≥ 0.5 x kafka-producer-perf-test": "",
+    "p99 <= wait + 20 ms": " ms",
+    "p99 <= 2 x kafka-e2e-latency p99": " ms",
+    "graceful-stop handover < 1 s, consumer protocol": " s",
+}
+
+
+class DocError(Exception):
+    """The document has no place for the figures."""
+
+
+def update_doc(path: Path, results: dict[str, Any]) -> None:
+    """Write the figures of `results` into the document at `path`, between the markers."""
+    path.write_text(render_doc(path.read_text(), results))
+
+
+def render_doc(text: str, results: dict[str, Any]) -> str:
+    """`text` with what lies between the markers replaced by `markdown(results)`."""
+    head, begin, rest = text.partition(DOC_BEGIN)
+    _, end, tail = rest.partition(DOC_END)
+    if not begin or not end:
+        raise DocError(f"no {DOC_BEGIN} ... {DOC_END} section to write the figures into")
+    return f"{head}{DOC_BEGIN}\n{markdown(results)}{DOC_END}{tail}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The run, its figures and the goals, as markdown: every number comes from `results`."""
+    m, c, p, lat = results["machine"], results["consumer"], results["producer"], results["latency"]
+    command = "make bench BENCH_ARGS=--smoke" if results["smoke"] else "make bench"
+    lines = [
+        "<!-- Written by `make bench` from docs/bench/results.json"
+        " (services/bench/src/bench/report.py): do not edit by hand. -->",
+        "",
+        f"Run {results['started']} with `{command}`, {results['seconds']} s"
+        f" (about {round(results['seconds'] / 60)} min), on {m['cores']} cores ({m['cpu']}),"
+        f" {m['memory_gib']} GiB, Python {m['python']}, confluent-kafka {m['confluent_kafka']}"
+        f" (librdkafka {m['librdkafka']}), broker `{m['kafka_image']}`.",
+        "",
+        "| Measurement | Ours | Kafka's tool | Ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for r in c["runs"]:
+        lines.append(
+            f"| consumer, `BATCH_SIZE={r['batch_size']}` (msgs/s) | {r['msgs_s']:,.0f} | | |"
+        )
+    lines += [
+        f"| consumer, best (msgs/s) | {max(r['msgs_s'] for r in c['runs']):,.0f}"
+        f" | {c['kafka_tool_msgs_s']:,.0f} | {c['ratio']:.3f} |",
+        f"| producer, {p['messages']:,} messages of {p['record_size']} B (msgs/s)"
+        f" | {p['ours_msgs_s']:,.0f}"
+        f" | {p['kafka_tool_msgs_s']:,.0f} | {p['ratio']:.3f} |",
+        "| latency, one message at a time (ms, p50 / p99) | "
+        f"| {lat['kafka_tool']['p50_ms']:.0f} / {lat['kafka_tool']['p99_ms']:.0f} | |",
+    ]
+    for r in results["rebalance"]:
+        runs = ", ".join(f"{s:.2f}" for s in r["handover_s"])
+        lines.append(
+            f"| handover after a graceful stop, {r['mode']} (s)"
+            f" | {r['median_s']:.2f} ({runs}) | | |"
+        )
+    lines += [
+        "",
+        "| Offered msgs/s | `BATCH_SIZE` | `BATCH_MAX_WAIT_S` | achieved msgs/s"
+        " | p50 ms | p95 ms | p99 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in lat["runs"]:
+        lines.append(
+            f"| {r['offered_msgs_s']:,} | {r['batch_size']} | {r['max_wait_s']:g}"
+            f" | {r['achieved_msgs_s']:,.0f} | {r['p50_ms']:,.0f} | {r['p95_ms']:,.0f}"
+            f" | {r['p99_ms']:,.0f} |"
+        )
+    lines += ["", "| Goal | Result |", "|---|---|"]
+    for name, found in _goals_by_name(results["goals"]).items():
+        lines.append(f"| {name} | {_verdict(found, GOAL_UNITS.get(name, ''))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _goals_by_name(found: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The goals, each with its runs: "p99 <= wait + 20 ms (200/s, ...)" counts as one goal."""
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for g in found:
+        by_name[g["goal"].split(" (", 1)[0]].append(g)
+    return by_name
+
+
+def _verdict(runs: list[dict[str, Any]], unit: str) -> str:
+    met = sum(g["met"] for g in runs)
+    if len(runs) == 1:
+        return f"{'met' if met else 'not met'}: {runs[0]['figure']:,g}{unit}"
+    low, high = min(g["figure"] for g in runs), max(g["figure"] for g in runs)
+    return f"met in {met} of {len(runs)} runs ({low:,.0f} to {high:,.0f}{unit})"
