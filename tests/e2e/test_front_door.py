@@ -22,11 +22,11 @@ from pathlib import Path
 import docker
 import pexpect
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions
 from confluent_kafka.admin import AdminClient
 
-from chaos.ledger import processed
-from chaos.wait import wait_until
+from playground import groups
+from playground.host import wait_until
+from playground.records import positions, records
 from tests.e2e.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,14 +122,6 @@ def containers(project: str) -> dict[str, object]:
     return {c.labels["com.docker.compose.service"]: c for c in found}
 
 
-def committed(port: int, group: str) -> dict[int, int]:
-    admin = AdminClient({"bootstrap.servers": f"localhost:{port}"})
-    result = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(
-        timeout=30
-    )
-    return {tp.partition: tp.offset for tp in result.topic_partitions if tp.offset >= 0}
-
-
 def down(project: str, cwd: Path = ROOT) -> None:
     subprocess.run(
         ["docker", "compose", "--profile", "*", "down", "-v", "--remove-orphans"],
@@ -197,10 +189,14 @@ def test_ctrl_c_stops_make_play_gracefully_and_never_the_docker_engine(
         assert f"left group {group}" in logs, f"{service} did not leave its group:\n{logs}"
         # Every batch it processed is committed: whoever reads next starts after it.
         last: dict[int, int] = {}
-        for partition, offset in (p for line in logs.splitlines() for p in processed(line)):
-            last[partition] = max(last.get(partition, -1), offset)
+        for r in records(logs.splitlines()):
+            for partition, offset in (
+                positions(r["offsets"]) if r["event"] == "batch_processed" else []
+            ):
+                last[partition] = max(last.get(partition, -1), offset)
         assert last, f"{service} processed nothing"
-        assert committed(port, group) == {p: o + 1 for p, o in last.items()}
+        admin = AdminClient({"bootstrap.servers": f"localhost:{port}"})
+        assert groups.committed(admin, group) == {p: o + 1 for p, o in last.items()}
 
     # Again, then close the window instead: the engine survives that too.
     again = Terminal("make play", env)
