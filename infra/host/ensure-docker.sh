@@ -15,7 +15,7 @@ say() { printf '[ensure-docker] %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 need_root() {
-  [ "$(id -u)" -eq 0 ] || die "$1 needs root; run as root or do it by hand (see README, Prerequisites)."
+  [ "$(id -u)" -eq 0 ] || die "$1 needs root; run as root or do it by hand (see README, Quick start)."
 }
 
 engine_answers() { docker info >/dev/null 2>&1; }

@@ -2,7 +2,7 @@
 
 Every service logs through the standard `logging` module. Records that matter to tests and
 tools carry `extra={"event": ..., ...}`; the JSON format writes those fields at the top level.
-See "Log contract" in the README.
+See "Log contract" in docs/reference.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The services' log lines read back into records: the one reader the host tools and tests use.
 
 A JSON line (LOG_FORMAT=json) is the record itself: the event and its fields, see "Log contract"
-in the README. A text line (LOG_FORMAT=text, the playground's default) is read for the few
+in docs/reference.md. A text line (LOG_FORMAT=text, the playground's default) is read for the few
 records the tools need from a text-format playground; TEXT_LINES turns each back into the
 fields its JSON record has, under the same names. tests/unit/test_records.py prints every one
 through the services' own logging calls in both formats and checks that both read alike, so

@@ -39,7 +39,7 @@ class KafkaSettings:
     topic: str
     dead_letter_topic: str
     # librdkafka properties passed through as they are, e.g. KAFKA_CLIENT_SECURITY_PROTOCOL=SSL
-    # -> security.protocol=SSL; see the README, "Connecting to another cluster".
+    # -> security.protocol=SSL; see docs/reference.md, "Connecting to another cluster".
     client_config: Mapping[str, str]
 
 
