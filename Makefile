@@ -50,7 +50,7 @@ watch: ## Live view of the groups: members, partitions, lag, rebalances (after `
 chaos: ## Fault drills against the running playground (after `make up`), then the ledger
 	$(UV) run --locked playground-chaos
 
-bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (~25 min)
+bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (its run time: docs/bench.md)
 	$(COMPOSE) up -d --wait kafka
 	$(UV) run --locked playground-bench $(BENCH_ARGS)
 
