@@ -30,13 +30,13 @@ images: docker ## Official images if a registry answers, else build them offline
 # Compose would start them again on the network a plain `docker compose down` removed.
 scenario:
 	@infra/host/dotenv.sh COMPOSE_PROFILES $(PROFILE)
-	@$(COMPOSE) $(ALL_PROFILES) rm -f >/dev/null
+	@$(COMPOSE) $(ALL_PROFILES) rm -f >/dev/null 2>&1 || true
 
 # Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and
 # exits 130, which is no error of the user's.
 play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
 	@echo "$(COMPOSE) --profile $(PROFILE) up"
-	@$(COMPOSE) --profile $(PROFILE) up --menu=false || [ $$? -eq 130 ]
+	@$(COMPOSE) --profile $(PROFILE) up || [ $$? -eq 130 ]
 
 up: images scenario ## Same as play, in the background; then `make logs`
 	$(COMPOSE) --profile $(PROFILE) up -d
