@@ -25,11 +25,9 @@ docker: ## Install and start Docker + Compose where missing (Debian hosts, as ro
 images: docker ## Official images if a registry answers, else build them offline; build the app image
 	@infra/images/ensure.sh
 
-# The scenario goes into .env as COMPOSE_PROFILES, so plain `docker compose logs -f` and
-# `docker compose down` act on what make started. Stopped containers of earlier runs go first:
-# Compose would start them again on the network a plain `docker compose down` removed.
+# Stopped containers of earlier runs go first: Compose would start them again on the network a
+# `docker compose down` of other profiles removed ("network ... not found").
 scenario:
-	@infra/host/dotenv.sh COMPOSE_PROFILES $(PROFILE)
 	@$(COMPOSE) $(ALL_PROFILES) rm -f >/dev/null 2>&1 || true
 
 # Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and

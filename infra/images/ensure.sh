@@ -52,9 +52,11 @@ case "$mode" in
     ;;
   *) say "PLAYGROUND_IMAGES must be auto, official or local, not '$mode'"; exit 2 ;;
 esac
-# The scenario plain `docker compose up` / `logs` / `down` act on; `make play PROFILE=...`
-# keeps it current.
-set_env COMPOSE_PROFILES fanout --if-unset
+# Plain `docker compose logs`, `ps` and `down` see only the services of active profiles: with
+# both scenarios active they see whichever runs, and `down` leaves no stopped container behind
+# (Compose would start such a one again on the network that `down` removed). `up` is always
+# given its scenario: `--profile fanout` or `--profile shared` (bare, it would run both).
+set_env COMPOSE_PROFILES fanout,shared --if-unset
 # Every Python service shares one image, built once here: Compose would build it once per
 # service, and (without the buildx plugin) warn about Bake each time.
 quietly docker build -q --build-arg PYTHON_IMAGE="$(setting PYTHON_IMAGE)" \

@@ -208,7 +208,7 @@ def test_ctrl_c_stops_make_play_gracefully_and_never_the_docker_engine(
 
 @pytest.fixture
 def newcomer_dir(tmp_path: Path) -> Iterator[Path]:
-    """A folder holding compose.yaml and the .env that `make` writes, with a project and
+    """A folder holding compose.yaml and the .env that `make images` writes, with a project and
     port of its own: what a user's clone looks like to plain `docker compose`."""
     shutil.copy(ROOT / "compose.yaml", tmp_path)
     images = [
@@ -222,7 +222,7 @@ def newcomer_dir(tmp_path: Path) -> Iterator[Path]:
         "\n".join(
             [
                 *images,
-                "COMPOSE_PROFILES=fanout",
+                "COMPOSE_PROFILES=fanout,shared",
                 f"COMPOSE_PROJECT_NAME={project}",
                 f"KAFKA_HOST_PORT={port}",
                 "",
@@ -263,6 +263,7 @@ def test_plain_compose_commands_work_as_typed(newcomer_dir: Path) -> None:
 
     # The Compose habit, then the other scenario.
     typed("docker compose down")
+    assert containers(project) == {}, "a plain `docker compose down` left containers behind"
     typed("docker compose --profile shared up -d")
 
     def shared_consumers_processed() -> bool:
