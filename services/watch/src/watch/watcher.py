@@ -26,7 +26,9 @@ class Watcher:
 
     def step(self) -> Snapshot:
         current = self.broker.snapshot(self.groups)
-        self.history.extend(timeline.observed(self.recent[-1] if self.recent else None, current))
+        timeline.extend(
+            self.history, timeline.observed(self.recent[-1] if self.recent else None, current)
+        )
         del self.history[:-HISTORY]
         while self.recent and current.time - self.recent[0].time > RATE_WINDOW:
             self.recent.popleft()
