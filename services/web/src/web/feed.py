@@ -8,6 +8,7 @@ asking once per interval, and every page gets the same state.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import deque
@@ -21,11 +22,14 @@ from playground.groups import TIMEOUT_S
 from playground.logs import mark
 from watch import timeline
 from watch.broker import Broker
-from watch.model import Snapshot
+from watch.model import Rebalance, Snapshot
 from watch.timeline import OwnershipEvent
 from watch.watcher import Watcher
 
+log = logging.getLogger("web")
+
 LAG_WINDOW = timedelta(seconds=60)  # the sparklines' span
+HISTORY_DELAY = timedelta(seconds=3)  # after the first snapshot, before reading the logs
 DOCKER_RETRY_S = 10.0  # how often to look again for the Docker socket while it is missing
 NO_DOCKER = "no rebalance history: Docker socket unavailable"
 
@@ -109,6 +113,22 @@ def page_state(
     }
 
 
+def merged(logged: list[Rebalance], seen: list[Rebalance]) -> list[Rebalance]:
+    """The rebalances read from the logs and those the feed saw itself, each once, oldest first.
+
+    One the feed saw is also in the logs when it has the same moves at about the same time."""
+
+    def also_seen(rebalance: Rebalance) -> bool:
+        return any(
+            r.group_id == rebalance.group_id
+            and r.moves == rebalance.moves
+            and abs(r.time - rebalance.time) <= timeline.SETTLE_TIMEOUT
+            for r in seen
+        )
+
+    return sorted([*(r for r in logged if not also_seen(r)), *seen], key=lambda r: r.time)
+
+
 class Feed:
     """Steps a Watcher every `interval` seconds and publishes the page's state as JSON text.
 
@@ -158,6 +178,9 @@ class Feed:
             self.broker_error = f"Kafka broker unreachable at {self.where}: {why}"
             self.retired.append(self.watcher.broker)
             self.watcher.broker = self.connect()
+        except Exception as exc:  # a bug of ours: on the page and in the log, and keep going
+            log.exception("reading the groups failed")
+            self.broker_error = f"reading the groups failed: {exc!r} (a bug: see the web log)"
         else:
             self.broker_error = None
             self.started = self.started or snapshot.time
@@ -168,7 +191,14 @@ class Feed:
         self.publish()
 
     def _load_history(self, snapshot: Snapshot) -> None:
-        if self.history_loaded or time.monotonic() < self.next_history_try:
+        # A consumer logs its assignment after the broker made it: wait a little, so that what
+        # the first snapshots already showed is in the logs too.
+        first = self.started or snapshot.time
+        if (
+            self.history_loaded
+            or time.monotonic() < self.next_history_try
+            or snapshot.time - first < HISTORY_DELAY
+        ):
             return
         events = self.history()
         if events is None:
@@ -176,10 +206,8 @@ class Feed:
             self.next_history_try = time.monotonic() + DOCKER_RETRY_S
             return
         partitions = [p.partition for p in snapshot.partitions]
-        # What the feed saw itself since it started is already in the watcher's history.
-        first = self.started or snapshot.time
-        before = [r for r in timeline.from_events(events, partitions) if r.time < first]
-        self.watcher.history[:0] = before
+        logged = timeline.from_events(events, partitions)
+        self.watcher.history[:] = merged(logged, self.watcher.history)
         self.history_loaded, self.docker_error = True, None
 
     def publish(self) -> None:
