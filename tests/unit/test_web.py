@@ -18,7 +18,7 @@ from playground.logs import MARKS, OTHER_MARKS, mark
 from tests.unit.test_watch import T0, group, make_snapshot
 from watch.broker import view
 from watch.model import Move, Rebalance
-from web.feed import COLOURS, NO_DOCKER, Lags, clients, merged, page_state, remember_lags
+from web.feed import COLOURS, NO_DOCKER, Lags, clients, distinct, page_state, remember_lags
 
 ENDS = {0: 10, 1: 10, 2: 10}
 
@@ -100,11 +100,15 @@ def test_static_members_carry_their_instance_id_to_the_page() -> None:
     )
 
 
-def test_the_logged_history_joins_what_the_feed_saw_without_doubles() -> None:
+def test_a_rebalance_both_logged_and_seen_is_shown_once() -> None:
     s = timedelta(seconds=1)
-    joined = Rebalance(T0, "g", tuple(Move(p, None, "zulu") for p in (0, 1, 2)))
-    split = (Move(0, "zulu", "bravo"), Move(1, "zulu", "bravo"))
-    earlier_split = Rebalance(T0 - 300 * s, "g", split)  # the same moves, long before
-    logged = [earlier_split, joined, Rebalance(T0 + 2 * s, "g", split)]
-    seen = [Rebalance(T0 + 3 * s, "g", split)]  # the feed saw that one a second after its log
-    assert merged(logged, seen) == [earlier_split, joined, seen[0]]
+    joined = Rebalance(T0, "g", (Move(2, "bravo", "zulu"),))
+    seen_too = Rebalance(T0 + 1 * s, "g", joined.moves)  # the page saw it a second later
+    other = Rebalance(T0 + 2 * s, "other", joined.moves)
+    back = Rebalance(T0 + 3 * s, "g", (Move(2, "zulu", "bravo"),))
+    again = Rebalance(T0 + 4 * s, "g", joined.moves)  # a real one: something happened between
+    late = Rebalance(T0 + 10 * s, "g", joined.moves)  # and one long after the last
+    shown = [back, again, other, joined, seen_too, late]
+    assert distinct(shown) == [joined, other, back, again, late]
+    snapshot = replace(make_snapshot(T0, ENDS, ()), rebalances=(joined, seen_too))
+    assert len(page_state(snapshot, {}, None, None, T0)["snapshot"]["rebalances"]) == 1

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ log = logging.getLogger("web")
 LAG_WINDOW = timedelta(seconds=60)  # the sparklines' span
 HISTORY_DELAY = timedelta(seconds=3)  # after the first snapshot, before reading the logs
 DOCKER_RETRY_S = 10.0  # how often to look again for the Docker socket while it is missing
+SEEN_TWICE = timedelta(seconds=5)  # a rebalance logged and observed: this far apart at most
 NO_DOCKER = "no rebalance history: Docker socket unavailable"
 
 # The terminal's client marks (playground.logs.mark), as colours the page can draw with.
@@ -99,6 +101,8 @@ def page_state(
     errors = [{"kind": "broker", "text": broker_error}] if broker_error else []
     errors += [{"kind": "docker", "text": docker_error}] if docker_error else []
     errors += problems(snapshot)
+    if snapshot:
+        snapshot = replace(snapshot, rebalances=tuple(distinct(snapshot.rebalances)))
     return {
         "snapshot": snapshot.to_json() if snapshot else None,
         # The last good snapshot stays on the page while the broker is away, marked stale.
@@ -113,20 +117,19 @@ def page_state(
     }
 
 
-def merged(logged: list[Rebalance], seen: list[Rebalance]) -> list[Rebalance]:
-    """The rebalances read from the logs and those the feed saw itself, each once, oldest first.
-
-    One the feed saw is also in the logs when it has the same moves at about the same time."""
-
-    def also_seen(rebalance: Rebalance) -> bool:
-        return any(
-            r.group_id == rebalance.group_id
-            and r.moves == rebalance.moves
-            and abs(r.time - rebalance.time) <= timeline.SETTLE_TIMEOUT
-            for r in seen
-        )
-
-    return sorted([*(r for r in logged if not also_seen(r)), *seen], key=lambda r: r.time)
+def distinct(rebalances: Iterable[Rebalance]) -> list[Rebalance]:
+    """Each rebalance once, oldest first. The consumers' logs and the page's own snapshots may
+    both have seen one: the same moves of a group, seconds apart, nothing of that group between.
+    """
+    kept: list[Rebalance] = []
+    latest: dict[str, Rebalance] = {}
+    for r in sorted(rebalances, key=lambda r: r.time):
+        prior = latest.get(r.group_id)
+        if prior and prior.moves == r.moves and r.time - prior.time <= SEEN_TWICE:
+            continue
+        kept.append(r)
+        latest[r.group_id] = r
+    return kept
 
 
 class Feed:
@@ -207,7 +210,7 @@ class Feed:
             return
         partitions = [p.partition for p in snapshot.partitions]
         logged = timeline.from_events(events, partitions)
-        self.watcher.history[:] = merged(logged, self.watcher.history)
+        self.watcher.history[:] = distinct([*logged, *self.watcher.history])
         self.history_loaded, self.docker_error = True, None
 
     def publish(self) -> None:
