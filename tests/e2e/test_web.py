@@ -68,11 +68,14 @@ def screenshot(page: Page, name: str) -> None:
 
 def test_fanout_both_groups_each_own_every_partition(stack: Stack, page: Page) -> None:
     bravo, zulu = stack.env["BRAVO_GROUP_ID"], stack.env["ZULU_GROUP_ID"]
-    stack.up("fanout", PRODUCER_INTERVAL_S="0.3")
+    # bravo a static member, zulu not: the page tells them apart.
+    stack.up("fanout", PRODUCER_INTERVAL_S="0.3", BRAVO_INSTANCE_ID="bravo-static")
     open_page(stack, page)
 
     expect(page.locator(member(bravo, "bravo", "0,1,2"))).to_have_count(1, timeout=60_000)
     expect(page.locator(member(zulu, "zulu", "0,1,2"))).to_have_count(1, timeout=10_000)
+    expect(page.locator(member(bravo, "bravo"))).to_contain_text("static (bravo-static)")
+    expect(page.locator(member(zulu, "zulu"))).not_to_contain_text("static")
     for group in (bravo, zulu):  # an edge from each partition to the group's one member
         edges = page.locator(f'#diagram path.edge[data-group="{group}"]')
         expect(edges).to_have_count(3)
@@ -80,6 +83,13 @@ def test_fanout_both_groups_each_own_every_partition(stack: Stack, page: Page) -
     # Lag history for each group and partition: a sparkline each.
     expect(page.locator("#offsets svg.spark")).to_have_count(6, timeout=10_000)
     screenshot(page, "fanout.png")
+
+    # A group left without members is a problem on the page until a member is back.
+    stack.compose("stop", "consumer-zulu")
+    alone = page.locator('#errors li[data-kind="group"]')
+    expect(alone).to_contain_text(f"group {zulu} has no members", timeout=15_000)
+    stack.compose("start", "consumer-zulu")
+    expect(alone).to_have_count(0, timeout=30_000)
 
 
 def shared_split(stack: Stack, page: Page) -> str:
@@ -115,6 +125,20 @@ def test_stopping_a_shared_consumer_shows_the_takeover_and_a_timeline_entry(
     expect(takeover).to_have_count(1, timeout=5_000)
     expect(entries.first).to_contain_text("p0 bravo → zulu, p1 bravo → zulu")  # latest first
     screenshot(page, "rebalance.png")
+
+
+def test_a_kip_848_group_shows_its_protocol_and_real_state(stack: Stack, page: Page) -> None:
+    shared = stack.env["SHARED_GROUP_ID"]
+    stack.up("shared", PRODUCER_INTERVAL_S="0.3", GROUP_PROTOCOL="consumer")
+    open_page(stack, page)
+
+    group = page.locator(f'#diagram g.group[data-group="{shared}"][data-state="Stable"]')
+    expect(group).to_contain_text("Consumer, uniform", timeout=60_000)
+    # The broker's assignor splits the three partitions between the two members.
+    expect(page.locator(f'#diagram path.edge[data-group="{shared}"]')).to_have_count(3)
+    for client in ("bravo", "zulu"):
+        owns_some = f'{member(shared, client)}:not([data-partitions=""])'
+        expect(page.locator(owns_some)).to_have_count(1, timeout=30_000)
 
 
 def test_the_broker_down_message_appears_and_clears(stack: Stack, page: Page) -> None:
