@@ -1,4 +1,4 @@
-# One image for every Python part of the playground (producer, consumer, provision): Compose
+# One image for every Python part of the playground (producer, consumer, provision, web): Compose
 # runs it with different commands. Dependencies come from uv.lock, nothing else.
 #
 # PYTHON_IMAGE: the official image by default; `make images` swaps in one built from Debian
@@ -16,6 +16,7 @@ COPY services/common/pyproject.toml services/common/
 COPY services/producer/pyproject.toml services/producer/
 COPY services/consumer/pyproject.toml services/consumer/
 COPY services/watch/pyproject.toml services/watch/
+COPY services/web/pyproject.toml services/web/
 COPY services/chaos/pyproject.toml services/chaos/
 COPY services/bench/pyproject.toml services/bench/
 COPY infra/provision/pyproject.toml infra/provision/

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -26,7 +27,9 @@ def broker() -> Iterator[Stack]:
         or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0
     ):
         pytest.fail("e2e tests need a running Docker engine: run `make e2e` (it starts one)")
-    stack = Stack(project="kafka-playground-e2e", host_port=free_port())
+    # E2E_PROJECT: another Compose project, so a second worktree's e2e run can share the engine.
+    project = os.environ.get("E2E_PROJECT") or "kafka-playground-e2e"
+    stack = Stack(project=project, host_port=free_port(), web_port=free_port())
     stack.compose("down", "-v", "--remove-orphans")
     stack.compose("build", "-q", "provision")  # the one image every Python service runs
     stack.compose("up", "-d", "--wait", "kafka")

@@ -21,12 +21,14 @@ from playground.records import Position, positions, records
 ROOT = Path(__file__).resolve().parents[2]
 
 ADMIN_TIMEOUT_S = 30
+DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 
 @dataclass
 class Stack:
     project: str
     host_port: int
+    web_port: int
     env: dict[str, str] = field(default_factory=dict)
     _retired: list[AdminClient] = field(default_factory=list)
 
@@ -38,6 +40,9 @@ class Stack:
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
             "KAFKA_HOST_PORT": str(self.host_port),
+            "WEB_PORT": str(self.web_port),
+            # The socket's group, so the web service may read the consumers' logs.
+            **({"DOCKER_GID": str(DOCKER_SOCKET.stat().st_gid)} if DOCKER_SOCKET.exists() else {}),
             "LOG_FORMAT": "json",
             **self.env,
             **(env or {}),
@@ -75,6 +80,7 @@ class Stack:
             "consumer-zulu",
             "consumer-bravo-shared",
             "consumer-zulu-shared",
+            "web",
             "provision",
         )
 

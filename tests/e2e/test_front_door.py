@@ -110,9 +110,11 @@ class Terminal:
 
 
 def compose_env(project: str, port: int, **extra: str) -> dict[str, str]:
-    """The environment of a new terminal, with this test's own Compose project and port."""
+    """The environment of a new terminal, with this test's own Compose project and ports (the
+    web page's too: another playground may have 8080)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST"))}
-    return {**env, "COMPOSE_PROJECT_NAME": project, "KAFKA_HOST_PORT": str(port), **extra}
+    ports = {"KAFKA_HOST_PORT": str(port), "WEB_PORT": str(free_port())}
+    return {**env, "COMPOSE_PROJECT_NAME": project, **ports, **extra}
 
 
 def containers(project: str) -> dict[str, object]:
@@ -225,6 +227,7 @@ def newcomer_dir(tmp_path: Path) -> Iterator[Path]:
                 "COMPOSE_PROFILES=fanout,shared",
                 f"COMPOSE_PROJECT_NAME={project}",
                 f"KAFKA_HOST_PORT={port}",
+                f"WEB_PORT={free_port()}",
                 "",
             ]
         )

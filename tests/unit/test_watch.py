@@ -23,12 +23,20 @@ from watch.model import (
     Move,
     OffsetView,
     PartitionView,
+    Rebalance,
     Snapshot,
     moves_between,
     with_rates,
 )
 from watch.render import as_text
-from watch.timeline import OwnershipEvent, from_events, observed, parse_line
+from watch.timeline import (
+    SETTLE_TIMEOUT,
+    OwnershipEvent,
+    extend,
+    from_events,
+    observed,
+    parse_line,
+)
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
 
@@ -126,6 +134,51 @@ def test_the_view_sees_moves_between_its_own_snapshots() -> None:
     [rebalance] = observed(before, after)
     assert rebalance.moves == (Move(0, "bravo", "zulu"), Move(1, "bravo", "zulu"))
     assert observed(after, after) == []
+
+
+def test_a_group_that_appears_later_is_seen_taking_its_partitions() -> None:
+    ends = {0: 1, 1: 1, 2: 1}
+    first = make_snapshot(T0, ends, ())
+    later = make_snapshot(
+        T0 + timedelta(seconds=1), ends, (group("g", {"bravo": (0, 1, 2)}, {}, ends),)
+    )
+    [rebalance] = observed(first, later)
+    assert rebalance.moves == tuple(Move(p, None, "bravo") for p in (0, 1, 2))
+    assert observed(None, later) == []  # what was there before the view started is no news
+
+
+def test_an_eager_rebalance_seen_in_two_steps_is_one_entry() -> None:
+    s = timedelta(seconds=1)
+    history = [Rebalance(T0, "g", (Move(2, "bravo", "zulu"),))]  # complete: zulu joined
+    # bravo leaves: zulu gives up p2 too, then gets all three back.
+    extend(
+        history,
+        [
+            Rebalance(
+                T0 + 10 * s,
+                "g",
+                (Move(0, "bravo", None), Move(1, "bravo", None), Move(2, "zulu", None)),
+            )
+        ],
+    )
+    extend(history, [Rebalance(T0 + 11 * s, "other", (Move(0, None, "alpha"),))])
+    extend(history, [Rebalance(T0 + 12 * s, "g", tuple(Move(p, None, "zulu") for p in (0, 1, 2)))])
+    assert history == [
+        Rebalance(T0, "g", (Move(2, "bravo", "zulu"),)),
+        Rebalance(T0 + 10 * s, "g", (Move(0, "bravo", "zulu"), Move(1, "bravo", "zulu"))),
+        Rebalance(T0 + 11 * s, "other", (Move(0, None, "alpha"),)),
+    ]
+    # Complete, it takes no more: the next one is an entry of its own.
+    extend(history, [Rebalance(T0 + 13 * s, "g", (Move(0, "zulu", "bravo"),))])
+    assert len(history) == 4
+
+
+def test_partitions_left_without_an_owner_for_long_end_the_rebalance() -> None:
+    gone = Rebalance(T0, "g", (Move(0, "bravo", None),))
+    history = [gone]
+    back = Rebalance(T0 + SETTLE_TIMEOUT + timedelta(seconds=1), "g", (Move(0, None, "bravo"),))
+    extend(history, [back])
+    assert history == [gone, back]
 
 
 def test_rendering_fanout_and_shared_side_by_side(snapshot: SnapshotAssertion) -> None:

@@ -56,6 +56,7 @@ class Member:
     client_id: str
     host: str
     partitions: tuple[int, ...]  # of the topic asked about (every topic's if none was)
+    instance_id: str | None = None  # group.instance.id: a static member
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,12 @@ def group(
         return tuple(sorted(tp.partition for tp in found or [] if topic in (None, tp.topic)))
 
     members = tuple(
-        Member(m.client_id, m.host.lstrip("/"), partitions(m))
+        Member(
+            m.client_id,
+            m.host.lstrip("/"),
+            partitions(m),
+            getattr(m, "group_instance_id", None) or None,
+        )
         for m in sorted(description.members, key=lambda m: m.client_id)
     )
     return Group(

@@ -44,6 +44,9 @@ def view(group: Group, ends: dict[int, int]) -> GroupView:
         state=group.state,
         protocol=group.protocol,
         assignor=group.assignor,
-        members=tuple(MemberView(m.client_id, m.host, m.partitions) for m in group.members),
+        members=tuple(
+            MemberView(m.client_id, m.host, m.partitions, instance_id=m.instance_id)
+            for m in group.members
+        ),
         offsets=offsets,
     )

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import deque
-from dataclasses import replace
-from datetime import timedelta
 
 import click
 from confluent_kafka import KafkaException
@@ -23,11 +20,8 @@ from playground.shutdown import StopFlag
 from watch import timeline
 from watch.broker import Broker
 from watch.logsource import container_events
-from watch.model import Rebalance, Snapshot, with_rates
 from watch.render import as_text, view
-
-HISTORY = 50  # rebalances kept
-RATE_WINDOW = timedelta(seconds=10)
+from watch.watcher import Watcher
 
 
 @click.command()
@@ -82,26 +76,6 @@ def main(
         raise click.ClickException(
             f"cannot read from Kafka at {bootstrap_servers}: {why}"
         ) from None
-
-
-class Watcher:
-    """Takes snapshots; rates span the last RATE_WINDOW, so slow commits still show a rate."""
-
-    def __init__(self, broker: Broker, groups: tuple[str, ...], history: list[Rebalance]) -> None:
-        self.broker = broker
-        self.groups = groups
-        self.history = history
-        self.recent: deque[Snapshot] = deque()
-
-    def step(self) -> Snapshot:
-        current = self.broker.snapshot(self.groups)
-        self.history.extend(timeline.observed(self.recent[-1] if self.recent else None, current))
-        del self.history[:-HISTORY]
-        while self.recent and current.time - self.recent[0].time > RATE_WINDOW:
-            self.recent.popleft()
-        rated = with_rates(self.recent[0] if self.recent else None, current)
-        self.recent.append(current)
-        return replace(rated, rebalances=tuple(self.history))
 
 
 def _once(watcher: Watcher, interval: float, as_json: bool) -> None:

@@ -23,6 +23,7 @@ class MemberView:
     host: str
     partitions: tuple[int, ...]
     processed_per_s: float | None = None  # committed offsets' growth over its partitions
+    instance_id: str | None = None  # group.instance.id: a static member
 
 
 @dataclass(frozen=True)

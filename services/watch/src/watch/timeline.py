@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from playground.records import record
-from watch.model import Rebalance, Snapshot, moves_between
+from watch.model import Move, Rebalance, Snapshot, moves_between
 
 # A rebalance that leaves partitions without an owner for this long is taken as finished.
 SETTLE_TIMEOUT = timedelta(seconds=30)
@@ -79,15 +79,39 @@ def from_events(events: Iterable[OwnershipEvent], partitions: Iterable[int]) -> 
 
 
 def observed(previous: Snapshot | None, current: Snapshot) -> list[Rebalance]:
-    """Rebalances the view saw happen between two of its own snapshots."""
+    """Rebalances the view saw happen between two of its own snapshots; a group that appears
+    after the first snapshot starts from nobody owning anything."""
     if previous is None:
         return []
     before = {g.group_id: g.owners() for g in previous.groups}
     found = []
     for group in current.groups:
-        if group.group_id not in before:
-            continue
-        moves = moves_between(before[group.group_id], group.owners())
+        moves = moves_between(before.get(group.group_id, {}), group.owners())
         if moves:
             found.append(Rebalance(current.time, group.group_id, moves))
     return found
+
+
+def extend(history: list[Rebalance], seen: Iterable[Rebalance]) -> None:
+    """Add what the view saw to `history`, as `from_events` does for the logs: while a group's
+    latest rebalance left partitions without an owner (an eager rebalance takes every partition
+    away before handing them out again), the next one seen within SETTLE_TIMEOUT is part of it."""
+    for new in seen:
+        earlier = [i for i, r in enumerate(history) if r.group_id == new.group_id]
+        old = history[earlier[-1]] if earlier else None
+        if (
+            old is None
+            or all(m.target is not None for m in old.moves)
+            or new.time - old.time > SETTLE_TIMEOUT
+        ):
+            history.append(new)
+            continue
+        sources = {m.partition: m.source for m in old.moves}
+        targets = {m.partition: m.target for m in old.moves}
+        for m in new.moves:
+            sources.setdefault(m.partition, m.source)
+            targets[m.partition] = m.target
+        moves = tuple(
+            Move(p, sources[p], targets[p]) for p in sorted(sources) if sources[p] != targets[p]
+        )
+        history[earlier[-1]] = Rebalance(old.time, old.group_id, moves)

@@ -1,0 +1,37 @@
+"""Snapshots in a row, with rates and the rebalance timeline: what `make watch` and the web
+page both show."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import replace
+from datetime import timedelta
+
+from watch import timeline
+from watch.broker import Broker
+from watch.model import Rebalance, Snapshot, with_rates
+
+HISTORY = 50  # rebalances kept
+RATE_WINDOW = timedelta(seconds=10)
+
+
+class Watcher:
+    """Takes snapshots; rates span the last RATE_WINDOW, so slow commits still show a rate."""
+
+    def __init__(self, broker: Broker, groups: tuple[str, ...], history: list[Rebalance]) -> None:
+        self.broker = broker
+        self.groups = groups
+        self.history = history
+        self.recent: deque[Snapshot] = deque()
+
+    def step(self) -> Snapshot:
+        current = self.broker.snapshot(self.groups)
+        timeline.extend(
+            self.history, timeline.observed(self.recent[-1] if self.recent else None, current)
+        )
+        del self.history[:-HISTORY]
+        while self.recent and current.time - self.recent[0].time > RATE_WINDOW:
+            self.recent.popleft()
+        rated = with_rates(self.recent[0] if self.recent else None, current)
+        self.recent.append(current)
+        return replace(rated, rebalances=tuple(self.history))

@@ -1,0 +1,1 @@
+"""The playground in the browser: the live view of `make watch`, as a page."""
