@@ -57,6 +57,9 @@ esac
 # (Compose would start such a one again on the network that `down` removed). `up` is always
 # given its scenario: `--profile fanout` or `--profile shared` (bare, it would run both).
 set_env COMPOSE_PROFILES fanout,shared --if-unset
+# The web service (a non-root user) reads the consumers' logs through the Docker socket: it
+# joins the socket's group.
+set_env DOCKER_GID "$(stat -c %g "$(setting DOCKER_SOCKET /var/run/docker.sock)" 2>/dev/null || echo 0)"
 # Every Python service shares one image, built once here: Compose would build it once per
 # service, and (without the buildx plugin) warn about Bake each time.
 quietly docker build -q --build-arg PYTHON_IMAGE="$(setting PYTHON_IMAGE)" \
