@@ -8,7 +8,7 @@ are real `confluent_kafka.Message` objects (the client lets tests build them).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,7 +35,7 @@ def message(
     *,
     topic: str = TOPIC,
     key: bytes | None = None,
-    headers: list[tuple[str, str | bytes | None]] | None = None,
+    headers: Sequence[tuple[str, str | bytes | None]] | None = None,
     error: KafkaError | None = None,
 ) -> Message:
     return Message(
@@ -44,7 +44,7 @@ def message(
         offset=offset,
         key=key,
         value=value,
-        headers=headers,
+        headers=None if headers is None else list(headers),
         error=error,
     )
 
@@ -203,10 +203,12 @@ class FakeProducer:
         self.partitions = 3  # how many the dead-letter topic has
         self.produced: list[Produced] = []  # accepted by produce()
         self.delivered: list[Produced] = []  # acknowledged on flush()
-        self.produce_error: KafkaError | None = None  # raised by the next produce()
+        # Raised by the next produce(): a KafkaError as librdkafka would, or any exception.
+        self.produce_error: KafkaError | Exception | None = None
         self.delivery_error: Callable[[Produced], KafkaError | None] = lambda p: None
         self.unacknowledged = 0  # what flush() leaves in the queue
         self.flushes = 0
+        self.flush_timeouts: list[float] = []
         self._queue: list[tuple[Produced, Callable[..., None]]] = []
 
     def as_producer(self) -> Producer:
@@ -223,7 +225,7 @@ class FakeProducer:
     ) -> None:
         if self.produce_error is not None:
             error, self.produce_error = self.produce_error, None
-            raise KafkaException(error)
+            raise KafkaException(error) if isinstance(error, KafkaError) else error
         size = len(value or b"") + len(key or b"") + sum(len(k) + len(v) for k, v in headers or [])
         if size > self.max_bytes:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
@@ -238,6 +240,7 @@ class FakeProducer:
 
     def flush(self, timeout: float = -1) -> int:
         self.flushes += 1
+        self.flush_timeouts.append(timeout)
         queue, self._queue = self._queue, []
         for produced, on_delivery in queue:
             error = self.delivery_error(produced)

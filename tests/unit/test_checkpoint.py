@@ -19,6 +19,10 @@ def consumer() -> FakeConsumer:
     return FakeConsumer(StopFlag())
 
 
+def lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records]
+
+
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogRecord]:
     return [r for r in caplog.records if getattr(r, "event", None) == name]
 
@@ -34,7 +38,7 @@ def test_the_offset_after_the_highest_processed_one_is_committed_per_partition(
     assert not checkpoint.pending
     [committed] = events(caplog, "offsets_committed")
     assert committed.offsets == {0: 6, 1: 1}  # type: ignore[attr-defined]
-    assert "Committed offsets p0→6 p1→1" in caplog.text
+    assert "💾 Committed offsets p0→6 p1→1" in lines(caplog)
 
 
 def test_nothing_pending_asks_the_broker_nothing(consumer: FakeConsumer) -> None:
@@ -53,22 +57,40 @@ def test_a_failed_commit_keeps_its_offsets_pending(
     assert checkpoint.commit() == {}
     assert checkpoint.pending
     [failed] = events(caplog, "commit_failed")
-    assert "broker away" in failed.error  # type: ignore[attr-defined]
+    assert failed.error == str(RETRIABLE)  # type: ignore[attr-defined]
+    assert f"⚠️ Commit failed: {RETRIABLE}" in lines(caplog)
     assert checkpoint.commit() == {0: 1}
     assert not checkpoint.pending
 
 
+@pytest.mark.parametrize("failing", [0, 1])
 def test_a_partition_whose_commit_failed_stays_pending_alone(
-    consumer: FakeConsumer, caplog: pytest.LogCaptureFixture
+    consumer: FakeConsumer, caplog: pytest.LogCaptureFixture, failing: int
 ) -> None:
+    other = 1 - failing
     checkpoint = Checkpoint(consumer.as_consumer())
-    checkpoint.processed([message(0, 0), message(1, 4)])
-    consumer.commit_answers.append({1: RETRIABLE})
-    assert checkpoint.commit() == {0: 1}
+    checkpoint.processed([message(0, 0), message(1, 0)])
+    consumer.commit_answers.append({failing: RETRIABLE})
+    assert checkpoint.commit() == {other: 1}
     [failed] = events(caplog, "commit_failed")
-    assert failed.partition == 1  # type: ignore[attr-defined]
-    assert checkpoint.commit() == {1: 5}
-    assert consumer.commits == [{0: 1, 1: 5}, {1: 5}]
+    assert (failed.partition, failed.error) == (failing, str(RETRIABLE))  # type: ignore[attr-defined]
+    assert f"⚠️ Commit failed for partition {failing}: {RETRIABLE}" in lines(caplog)
+    assert checkpoint.commit() == {failing: 1}
+    assert consumer.commits == [{0: 1, 1: 1}, {failing: 1}]
+
+
+def test_what_commits_beside_a_fatal_partition_is_committed_before_the_raise(
+    consumer: FakeConsumer,
+) -> None:
+    from consumer.checkpoint import CommitFailed
+
+    checkpoint = Checkpoint(consumer.as_consumer())
+    checkpoint.processed([message(0, 0), message(1, 0), message(2, 0)])
+    denied = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)
+    consumer.commit_answers.append({0: denied, 2: denied})
+    with pytest.raises(CommitFailed, match="p0: Broker: Topic authorization failed; p2: Broker"):
+        checkpoint.commit()
+    assert consumer.committed == {1: 1}
 
 
 def test_a_forgotten_partition_is_never_committed(consumer: FakeConsumer) -> None:
@@ -90,6 +112,7 @@ def test_no_offset_to_commit_clears_and_logs_what_was_pending(
     assert not checkpoint.pending
     [record] = events(caplog, "commit_no_offset")
     assert record.offsets == {0: 1}  # type: ignore[attr-defined]
+    assert "⚠️ Nothing to commit for offsets p0→1: dropped" in lines(caplog)
 
 
 @pytest.mark.parametrize(

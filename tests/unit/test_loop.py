@@ -6,7 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from consumer.loop import ConsumerLoop
 from consumer.settings import ConsumerSettings
 from playground.settings import KafkaSettings, LogSettings
 from playground.shutdown import StopFlag
-from playground.transaction import TransactionFactory
+from playground.transaction import Transaction, TransactionFactory
 from tests.unit.fakes import GOOD, TOPIC, FakeConsumer, FakeProducer, message
 
 DLQ = f"{TOPIC}.dlq"
@@ -77,6 +77,10 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
+def lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records]
+
+
 def events(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]:
     return [
         r.__dict__ | {"message": r.getMessage()}
@@ -102,7 +106,7 @@ def test_a_batch_is_committed_as_the_offset_after_its_last_message(
     [first, second] = events(caplog, "batch_processed")
     assert (first["count"], first["offsets"], first["dead_lettered"]) == (3, {0: [10, 12]}, 0)
     assert second["offsets"] == {1: [5, 7]}
-    assert "Received batch of 3 transactions (p0@10-12)" in caplog.text
+    assert "Received batch of 3 transactions (p0@10-12)" in lines(caplog)
 
 
 def test_an_empty_batch_asks_for_one_message_then_for_the_room_left(
@@ -146,7 +150,7 @@ def test_a_single_message_batch_is_logged_in_the_singular(
     h.consumer.then(lambda: h.consumer.assign(2)).idle()
     caplog.set_level(logging.INFO)
     h.run()
-    assert "Received batch of 1 transaction (p2@4)" in caplog.text
+    assert "Received batch of 1 transaction (p2@4)" in lines(caplog)
 
 
 def test_a_fatal_consumer_error_stops_the_loop_and_a_transient_one_is_logged(
@@ -162,7 +166,8 @@ def test_a_fatal_consumer_error_stops_the_loop_and_a_transient_one_is_logged(
     with pytest.raises(KafkaException, match="fenced"):
         h.run()
     [warning] = events(caplog, "consumer_error")
-    assert "connection refused" in warning["error"]
+    assert warning["error"] == str(transient)
+    assert warning["message"] == f"⚠️ {transient}"
     assert h.consumer.committed == {0: 1}
     assert h.consumer.closed
 
@@ -227,6 +232,8 @@ def test_a_failed_commit_pauses_fetching_until_a_retry_succeeds(
     assert h.consumer.paused == set(), "resumed once a commit went through"
     assert len(events(caplog, "fetch_paused")) == 1
     assert len(events(caplog, "fetch_resumed")) == 1
+    assert "⏸️ Fetching paused until the commit succeeds" in lines(caplog)
+    assert "▶️ Fetching resumed" in lines(caplog)
     assert len(events(caplog, "commit_failed")) == 3
 
 
@@ -250,7 +257,8 @@ def test_a_partition_lost_while_paused_is_resumed_when_the_stall_ends(
 ) -> None:
     h = make(batch_size=1)
     h.consumer.produce(0, 0, 1)
-    h.consumer.commit_answers.extend([RETRIABLE, RETRIABLE])
+    # Fails: the batch's commit, the retry before the loss, and one after it.
+    h.consumer.commit_answers.extend([RETRIABLE] * 4)
     h.consumer.then(lambda: h.consumer.assign(0, 1)).idle(1)
     h.consumer.then(lambda: h.consumer.lose(1)).idle(6)
     h.run()
@@ -313,7 +321,9 @@ def test_a_stop_while_the_broker_is_away_gives_up_after_a_bounded_number_of_trie
     assert h.consumer.closed
     [gave_up] = events(caplog, "offsets_not_committed")
     assert gave_up["offsets"] == {0: 2}
-    assert "Gave up committing offsets p0→2 after 5 tries" in gave_up["message"]
+    assert gave_up["message"] == (
+        "⚠️ Gave up committing offsets p0→2 after 5 tries: the next owner processes them again"
+    )
 
 
 def test_a_stop_retries_the_final_commit_until_it_goes_through(
@@ -347,6 +357,7 @@ def test_a_revoke_finishes_the_batch_in_hand_and_commits_it_first(
     caplog.set_level(logging.INFO)
     h.run()
     assert at_revoke == [{0: 2, 1: 1}], "committed before the partition went to its next owner"
+    assert "📤 Partitions revoked: [0] (now owns [1])" in lines(caplog)
     [revoked, on_close] = events(caplog, "partitions_revoked")
     assert (revoked["partitions"], revoked["owned"]) == ([0], [1])
     assert (on_close["partitions"], on_close["owned"]) == ([1], [])
@@ -357,11 +368,12 @@ def test_a_revoke_commits_what_a_failed_commit_left_pending(
 ) -> None:
     h = make(batch_size=2)
     h.consumer.produce(0, 0, 1, 2)
-    h.consumer.commit_answers.append(RETRIABLE)
+    h.consumer.commit_answers.extend([RETRIABLE, RETRIABLE])  # the batch's, and one retry
     h.consumer.then(lambda: h.consumer.assign(0)).idle(1)
     h.consumer.then(lambda: h.consumer.revoke(0)).idle(2)
     h.run()
-    assert h.consumer.committed == {0: 2}
+    assert h.consumer.commits == [{0: 2}] * 3
+    assert h.consumer.committed == {0: 2}, "committed by the revoke"
 
 
 def test_what_a_revoke_could_not_commit_is_never_committed_later(
@@ -387,6 +399,8 @@ def test_a_lost_partition_is_dropped_from_the_batch_and_never_committed(
     caplog.set_level(logging.INFO)
     h.run()
     assert h.consumer.committed == {0: 1}
+    assert "💥 Partitions lost: [1] (now owns [0])" in lines(caplog)
+    assert "📥 Partitions assigned: [0, 1] (now owns [0, 1])" in lines(caplog)
     [lost] = events(caplog, "partitions_lost")
     assert (lost["partitions"], lost["owned"], lost["dropped"]) == ([1], [0], 2)
     [assigned] = events(caplog, "partitions_assigned")
@@ -421,9 +435,32 @@ def test_a_stop_finishes_the_batch_in_hand_commits_it_then_closes(
     caplog.set_level(logging.INFO)
     h.run()
     assert h.consumer.committed_at_close == {0: 3}
-    assert events(caplog, "consumer_stopped")
+    [stopped] = events(caplog, "consumer_stopped")
+    assert stopped["message"] == "🛑 Consumer stopped; left group g"
     [started] = events(caplog, "consumer_started")
-    assert "group g, classic protocol, range, batch size 10" in started["message"]
+    assert started["message"] == (
+        "Starting consumer loop (group g, classic protocol, range, batch size 10, "
+        "max wait 3600s, pipeline validate). Ctrl+C to stop"
+    )
+
+
+def test_the_start_line_names_the_protocol_and_a_static_member(
+    make: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = make(
+        batch_size=1,
+        pipeline=("validate", "enrich"),
+        group_protocol="consumer",
+        assignment_strategy=None,
+        group_instance_id="bravo-1",
+    )
+    caplog.set_level(logging.INFO)
+    h.run()
+    [started] = events(caplog, "consumer_started")
+    assert started["message"] == (
+        "Starting consumer loop (group g, consumer protocol, static member bravo-1, "
+        "batch size 1, max wait 3600s, pipeline validate→enrich). Ctrl+C to stop"
+    )
 
 
 # --- poison, whatever the pipeline (findings 1 and 3) ---
@@ -446,8 +483,6 @@ def test_a_step_that_raises_for_one_record_dead_letters_that_record_only(
 
 def test_a_step_that_returns_copies_rejects_nothing(make: Callable[..., Harness]) -> None:
     """Finding 3: rejection is tracked by partition and offset, not by object identity."""
-    from dataclasses import replace
-
     from consumer.pipeline import STEPS, Record
 
     def copy(records: list[Record]) -> list[Record]:
@@ -487,3 +522,30 @@ def test_a_dead_letter_too_large_to_send_does_not_stop_the_consumer(
     assert h.letters() == [(0, 0, "too_large")]
     assert h.producer.delivered[0].headers["dlq.original_size"] == b"4990"
     assert h.consumer.committed == {0: 2}
+
+
+def test_a_batch_across_partitions_reports_each_range_in_offset_order(
+    make: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = make(batch_size=4)
+    h.consumer.put(message(0, 12), message(0, 10), message(0, 11), message(1, 0))
+    h.consumer.then(lambda: h.consumer.assign(0, 1)).idle(2)
+    caplog.set_level(logging.INFO)
+    h.run()
+    [batch] = events(caplog, "batch_processed")
+    assert batch["offsets"] == {0: [10, 12], 1: [0, 0]}
+    assert batch["message"] == "Received batch of 4 transactions (p0@10-12 p1@0)"
+    assert h.consumer.committed == {0: 13, 1: 1}
+
+
+def test_a_value_of_exactly_max_message_bytes_is_decoded_and_offset_0_is_its_own(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=3, max_message_bytes=len(GOOD))
+    bad = replace(Transaction.from_json(GOOD), currency="XXX").to_json()
+    assert len(bad) == len(GOOD)
+    h.consumer.put(message(0, 0, bad), message(0, 1), message(0, 2, GOOD + b" "))
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(3)
+    h.run()
+    assert sorted(h.letters()) == [(0, 0, "rejected by validate"), (0, 2, "too_large")]
+    assert h.consumer.committed == {0: 3}

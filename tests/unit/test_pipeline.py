@@ -31,8 +31,10 @@ def test_the_default_steps_are_registered() -> None:
 
 
 def test_an_unknown_step_is_refused_with_the_known_ones() -> None:
-    with pytest.raises(UnknownStep, match="unknown step\\(s\\) nope; known: validate, enrich"):
-        Pipeline(["validate", "nope"])
+    with pytest.raises(
+        UnknownStep, match="unknown step\\(s\\) nope, nada; known: validate, enrich"
+    ):
+        Pipeline(["validate", "nope", "nada"])
 
 
 @pytest.mark.usefixtures("temporary_steps")

@@ -55,7 +55,7 @@ class DeadLetters:
         self._timeout_s = timeout_s
         self._failures: list[str] = []
         self._oversized: list[Message] = []  # refused by the broker as too large
-        self._unflushed = 0
+        self._unflushed = False  # a dead letter was produced since the last flush
 
     def send(self, message: Message, reason: str, error: str) -> None:
         headers: Headers = [
@@ -120,13 +120,13 @@ class DeadLetters:
             ) from exc
         except BufferError as exc:  # the producer's queue is full: the topic is not keeping up
             raise DeadLetterError(f"cannot write to dead-letter topic {self.topic}: {exc}") from exc
-        self._unflushed += 1
+        self._unflushed = True
 
     def flush(self) -> None:
         """Wait until every dead letter is acknowledged; raise DeadLetterError otherwise."""
         if not self._unflushed:
             return  # the common case: a batch without poison costs nothing here
-        self._unflushed = 0
+        self._unflushed = False
         left = self._producer.flush(self._timeout_s)
         # The broker refused some as too large: send their bounded stand-ins, and wait again.
         oversized, self._oversized = self._oversized, []
@@ -137,7 +137,7 @@ class DeadLetters:
                 *bounded(message.key(), message.value(), header_list(message.headers())),
             )
         if oversized:
-            self._unflushed = 0
+            self._unflushed = False
             left = self._producer.flush(self._timeout_s)
         failures, self._failures = self._failures, []
         if left or failures:
@@ -168,20 +168,22 @@ def bounded(
     budget = HEADERS_BUDGET
     for name, header in headers:
         size = len(name) + len(header or b"")
-        if name.startswith("dlq.") or size <= budget:
+        if name.startswith("dlq."):
             kept.append((name, header))
-            budget -= 0 if name.startswith("dlq.") else size
+        elif size <= budget:  # the poison's own headers, up to the budget
+            kept.append((name, header))
+            budget -= size
     log.warning(
         "✂️ Dead letter of partition %s offset %s too large to send (%d bytes): "
         "sending its first %d bytes, size and SHA-256",
-        where.get("dlq.partition"),
-        where.get("dlq.offset"),
+        where["dlq.partition"],
+        where["dlq.offset"],
         len(value),
         PREVIEW_BYTES,
         extra={
             "event": "dead_letter_truncated",
-            "partition": int(where.get("dlq.partition", "-1")),
-            "offset": int(where.get("dlq.offset", "-1")),
+            "partition": int(where["dlq.partition"]),
+            "offset": int(where["dlq.offset"]),
             "size": len(value),
         },
     )
