@@ -65,7 +65,8 @@ class CommitResult:
 
 # One scripted answer to a commit: None = success; a KafkaError = the whole request fails
 # with it (raised as KafkaException); {partition: KafkaError} = those partitions fail.
-CommitAnswer = KafkaError | dict[int, KafkaError] | None
+# Any other exception is raised as it is.
+CommitAnswer = KafkaError | dict[int, KafkaError] | Exception | None
 
 
 class FakeConsumer:
@@ -157,6 +158,8 @@ class FakeConsumer:
         answer = self.commit_answers.popleft() if self.commit_answers else self.commit_forever
         if isinstance(answer, KafkaError):
             raise KafkaException(answer)
+        if isinstance(answer, Exception):
+            raise answer
         failed = answer or {}
         results = []
         for tp in offsets:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 from consumer.checkpoint import Checkpoint, describe
 from playground.shutdown import StopFlag
@@ -158,6 +158,16 @@ def test_a_commit_error_that_clears_by_itself_is_retried(consumer: FakeConsumer,
     consumer.commit_answers.append(KafkaError(code))
     assert checkpoint.commit() == {}
     assert checkpoint.pending
+
+
+def test_a_commit_exception_without_a_kafka_error_is_not_swallowed(
+    consumer: FakeConsumer,
+) -> None:
+    checkpoint = Checkpoint(consumer.as_consumer())
+    checkpoint.processed([message(0, 0)])
+    consumer.commit_answers.append(KafkaException("not a KafkaError"))
+    with pytest.raises(KafkaException, match="not a KafkaError"):
+        checkpoint.commit()
 
 
 def test_describe_lists_partitions_in_order() -> None:
