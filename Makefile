@@ -10,7 +10,7 @@ ALL_PROFILES := --profile fanout --profile shared --profile tools
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
 
 .DEFAULT_GOAL := help
-.PHONY: help docker images play up down clean logs watch chaos bench provision test unit e2e lint format
+.PHONY: help docker images play up down clean logs watch chaos bench provision test unit e2e lint format mutation
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ unit: ## Unit tests only: no Docker needed
 
 e2e: images ## End-to-end tests only, on the real stack
 	$(call pytest,-m e2e tests/e2e)
+
+mutation: ## Mutation testing of the consumer's core by the unit tests: docs/mutation.md (~3 min)
+	$(UV) run --locked python infra/mutation/mutation.py
 
 lint: ## ruff, ruff format --check, mypy --strict
 	$(UV) run --locked ruff check .
