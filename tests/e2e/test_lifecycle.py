@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chaos.drills import healthy
 from chaos.wait import wait_until
 from tests.e2e.stack import Stack
 
@@ -90,3 +91,50 @@ def since_last_assignment(records: list[dict[str, Any]]) -> dict[int, list[int]]
             for partition, (start, end) in record["offsets"].items():
                 processed.setdefault(int(partition), []).extend(range(start, end + 1))
     return processed
+
+
+def test_a_stop_while_the_broker_is_away_ends_within_the_grace_period(stack: Stack) -> None:
+    """The final commit gets FINAL_COMMIT_TRIES tries, then the consumer closes and says what
+    it could not commit (docs/consumer.md, rule 8)."""
+    # A batch in hand when the broker goes: large, and only handed on by the stop.
+    stack.up("fanout", PRODUCER_INTERVAL_S="0.05", BATCH_SIZE="100000", BATCH_MAX_WAIT_S="300")
+    wait_until(lambda: stack.owned("consumer-bravo") == [0, 1, 2], 60, "bravo to own everything")
+    wait_until(lambda: len(stack.sent()) >= 20, 60, "20 transactions sent")
+    kafka = stack.container("kafka")
+    kafka.stop(timeout=30)
+    try:
+        started = time.monotonic()
+        stack.compose("stop", "consumer-bravo")
+        elapsed = time.monotonic() - started
+    finally:
+        kafka.start()
+        # No group request until the broker is back (see chaos.drills._restart_broker).
+        wait_until(lambda: healthy(kafka), 90, "the broker to be healthy")
+        stack.reconnect()
+    container = stack.container("consumer-bravo")
+    said = [r for r in stack.records("consumer-bravo") if r.get("event")][-12:]
+    assert container.attrs["State"]["ExitCode"] == 0, "\n".join(
+        f"{r.get('timestamp')} {r['event']}: {r['message']}" for r in said
+    )
+    assert elapsed < 10, f"stop took {elapsed:.1f} s, past Compose's 10 s grace period"
+    [batch] = stack.events("consumer-bravo", "batch_processed")
+    [gave_up] = stack.events("consumer-bravo", "offsets_not_committed")
+    assert gave_up["offsets"] == {p: last + 1 for p, (_, last) in batch["offsets"].items()}
+    assert stack.events("consumer-bravo", "consumer_stopped")
+
+
+def test_a_bad_setting_stops_the_container_with_exit_code_2(stack: Stack) -> None:
+    result = stack.compose(
+        "run",
+        "--rm",
+        "--no-deps",
+        "-e",
+        "BATCH_SIZE=0",
+        "-e",
+        "LOG_FORMAT=xml",
+        "consumer-bravo",
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "BATCH_SIZE='0': must be 1 or more" in result.stderr
+    assert "LOG_FORMAT='xml': must be one of: text, json" in result.stderr

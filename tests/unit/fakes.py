@@ -83,7 +83,9 @@ class FakeConsumer:
         self.commit_answers: deque[CommitAnswer] = deque()
         self.commit_forever: CommitAnswer = None  # the answer once commit_answers runs out
         self.commits: list[dict[int, int]] = []  # every commit asked for
-        self.committed: dict[int, int] = {}  # what the broker holds
+        self.committed_offsets: dict[int, int] = {}  # what the broker holds
+        self.coordinator_away = False  # committed() then times out
+        self.committed_timeouts: list[float] = []
         self.assigned: set[int] = set()
         self.paused: set[int] = set()
         self.pause_calls: list[list[int]] = []
@@ -150,12 +152,15 @@ class FakeConsumer:
         return out
 
     def uncommitted(self) -> list[tuple[int, int]]:
-        return [(p, o) for p, o in self.consumed if o >= self.committed.get(p, 0)]
+        return [(p, o) for p, o in self.consumed if o >= self.committed_offsets.get(p, 0)]
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> Any:
-        assert asynchronous is False, "the loop commits synchronously"
+        """Synchronous: the answer is returned or raised. Asynchronous: it is only applied
+        (librdkafka would report it to an on_commit callback)."""
         self.commits.append({tp.partition: tp.offset for tp in offsets})
         answer = self.commit_answers.popleft() if self.commit_answers else self.commit_forever
+        if asynchronous and isinstance(answer, KafkaError | Exception):
+            return None
         if isinstance(answer, KafkaError):
             raise KafkaException(answer)
         if isinstance(answer, Exception):
@@ -165,9 +170,19 @@ class FakeConsumer:
         for tp in offsets:
             error = failed.get(tp.partition)
             if error is None:
-                self.committed[tp.partition] = tp.offset
+                self.committed_offsets[tp.partition] = tp.offset
             results.append(CommitResult(tp.topic, tp.partition, tp.offset, error))
         return results
+
+    def committed(self, partitions: list[TopicPartition], timeout: float = -1) -> Any:
+        """What the broker holds; raises as librdkafka does when no coordinator answers."""
+        self.committed_timeouts.append(timeout)
+        if self.coordinator_away:
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        return [
+            CommitResult(tp.topic, tp.partition, self.committed_offsets.get(tp.partition, -1001))
+            for tp in partitions
+        ]
 
     def assignment(self) -> list[TopicPartition]:
         return tps(*sorted(self.assigned))
@@ -183,7 +198,7 @@ class FakeConsumer:
     def close(self) -> None:
         """Like librdkafka's: leaving the group revokes what the consumer still holds."""
         self.closed = True
-        self.committed_at_close = dict(self.committed)
+        self.committed_at_close = dict(self.committed_offsets)
         if self.assigned and self.callbacks:
             self.revoke(*sorted(self.assigned))
 

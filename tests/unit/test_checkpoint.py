@@ -90,7 +90,7 @@ def test_what_commits_beside_a_fatal_partition_is_committed_before_the_raise(
     consumer.commit_answers.append({0: denied, 2: denied})
     with pytest.raises(CommitFailed, match="p0: Broker: Topic authorization failed; p2: Broker"):
         checkpoint.commit()
-    assert consumer.committed == {1: 1}
+    assert consumer.committed_offsets == {1: 1}
 
 
 def test_a_forgotten_partition_is_never_committed(consumer: FakeConsumer) -> None:
@@ -172,3 +172,33 @@ def test_a_commit_exception_without_a_kafka_error_is_not_swallowed(
 
 def test_describe_lists_partitions_in_order() -> None:
     assert describe({2: 5, 0: 9}) == "p0→9 p2→5"
+
+
+def test_a_bounded_commit_commits_once_a_coordinator_answers(
+    consumer: FakeConsumer, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = Checkpoint(consumer.as_consumer())
+    assert checkpoint.commit_within(2.0), "nothing pending: nothing to do"
+    assert (consumer.commits, consumer.committed_timeouts) == ([], [])
+    checkpoint.processed([message(0, 4), message(1, 0)])
+    consumer.commit_answers.append({1: RETRIABLE})
+    assert not checkpoint.commit_within(2.0)
+    assert checkpoint.offsets() == {1: 1}, "p0 went through, p1 did not"
+    assert checkpoint.commit_within(2.0)
+    assert consumer.committed_timeouts == [2.0, 2.0]
+    assert consumer.commits == [{0: 5, 1: 1}, {1: 1}]
+    assert consumer.committed_offsets == {0: 5, 1: 1}
+
+
+def test_a_bounded_commit_queues_nothing_when_no_coordinator_answers(
+    consumer: FakeConsumer, caplog: pytest.LogCaptureFixture
+) -> None:
+    checkpoint = Checkpoint(consumer.as_consumer())
+    checkpoint.processed([message(0, 0)])
+    consumer.coordinator_away = True
+    assert not checkpoint.commit_within(1.5)
+    assert consumer.commits == [], "a commit would wait for the coordinator, and close() for it"
+    assert checkpoint.offsets() == {0: 1}
+    [failed] = events(caplog, "commit_failed")
+    assert "_TIMED_OUT" in failed.error  # type: ignore[attr-defined]
+    assert f"⚠️ Commit failed: {KafkaError(KafkaError._TIMED_OUT)}" in lines(caplog)

@@ -101,7 +101,7 @@ def test_a_batch_is_committed_as_the_offset_after_its_last_message(
     h.consumer.then(lambda: h.consumer.assign(0, 1)).idle(6)
     caplog.set_level(logging.INFO)
     h.run()
-    assert h.consumer.committed == {0: 13, 1: 8}
+    assert h.consumer.committed_offsets == {0: 13, 1: 8}
     assert h.consumer.commits == [{0: 13}, {1: 8}], "one commit per batch, nothing twice"
     [first, second] = events(caplog, "batch_processed")
     assert (first["count"], first["offsets"], first["dead_lettered"]) == (3, {0: [10, 12]}, 0)
@@ -139,7 +139,7 @@ def test_messages_of_a_partition_no_longer_owned_are_not_taken(
     h.consumer.produce(0, 0)
     h.consumer.then(lambda: h.consumer.assign(0, 1)).then(revoke_with_one_in_flight).idle()
     h.run()
-    assert h.consumer.committed == {0: 1}, "p1@7 belongs to its next owner"
+    assert h.consumer.committed_offsets == {0: 1}, "p1@7 belongs to its next owner"
 
 
 def test_a_single_message_batch_is_logged_in_the_singular(
@@ -168,7 +168,7 @@ def test_a_fatal_consumer_error_stops_the_loop_and_a_transient_one_is_logged(
     [warning] = events(caplog, "consumer_error")
     assert warning["error"] == str(transient)
     assert warning["message"] == f"⚠️ {transient}"
-    assert h.consumer.committed == {0: 1}
+    assert h.consumer.committed_offsets == {0: 1}
     assert h.consumer.closed
 
 
@@ -196,7 +196,7 @@ def test_poison_is_dead_lettered_and_the_batch_committed_past_it(
     first = h.producer.delivered[0]
     assert (first.topic, first.key, first.value) == (DLQ, b"k", b"garbage")
     assert first.headers["trace"] == b"1", "the original headers travel with it"
-    assert h.consumer.committed == {0: 3}
+    assert h.consumer.committed_offsets == {0: 3}
     [batch] = events(caplog, "batch_processed")
     assert batch["dead_lettered"] == 3
 
@@ -228,7 +228,7 @@ def test_a_failed_commit_pauses_fetching_until_a_retry_succeeds(
     h.run()
     assert h.consumer.commits == [{0: 2}] * 4 + [{0: 4}, {0: 6}]
     assert h.consumer.most_uncommitted == 2, "at most one batch processed and not committed"
-    assert h.consumer.committed == {0: 6}
+    assert h.consumer.committed_offsets == {0: 6}
     assert h.consumer.paused == set(), "resumed once a commit went through"
     assert len(events(caplog, "fetch_paused")) == 1
     assert len(events(caplog, "fetch_resumed")) == 1
@@ -249,7 +249,7 @@ def test_partitions_assigned_during_a_stall_do_not_fetch_either(
     h.consumer.then(lambda: h.consumer.assign(1)).idle(8)
     h.run()
     assert h.consumer.most_uncommitted == 1, "a second batch was processed during the stall"
-    assert h.consumer.committed == {0: 2, 1: 2}
+    assert h.consumer.committed_offsets == {0: 2, 1: 2}
 
 
 def test_a_partition_lost_while_paused_is_resumed_when_the_stall_ends(
@@ -263,7 +263,7 @@ def test_a_partition_lost_while_paused_is_resumed_when_the_stall_ends(
     h.consumer.then(lambda: h.consumer.lose(1)).idle(6)
     h.run()
     assert h.consumer.paused == set(), "librdkafka would keep p1 paused into its next assignment"
-    assert h.consumer.committed == {0: 2}
+    assert h.consumer.committed_offsets == {0: 2}
 
 
 def fatal_answers() -> list[KafkaError | dict[int, KafkaError]]:
@@ -295,34 +295,34 @@ def test_a_fatal_commit_error_stops_the_consumer_committing_nothing_more(
     assert h.consumer.closed
 
 
-def test_a_stop_while_the_broker_is_away_gives_up_after_a_bounded_number_of_tries(
+def test_a_stop_while_the_broker_is_away_gives_up_within_a_bound(
     make: Callable[..., Harness], caplog: pytest.LogCaptureFixture, no_sleep: list[float]
 ) -> None:
-    """Finding 5: the final commit is retried, within a bound, then the consumer closes."""
-    from consumer.loop import FINAL_COMMIT_TRIES
+    """Finding 5: the final commit neither blocks nor retries for ever, then the consumer
+    closes and says what it could not commit."""
+    from consumer.loop import FINAL_COMMIT_TRIES, FINAL_COMMIT_WAIT_S
 
-    h = make(batch_size=2)
+    h = make(batch_size=100)
     h.consumer.produce(0, 0, 1, 2)
-    h.consumer.commit_forever = RETRIABLE
     before_stop: list[int] = []
 
-    def stop() -> None:
+    def broker_away_then_stop() -> None:
+        h.consumer.coordinator_away = True
         before_stop.append(len(h.consumer.commits))
         h.stop.set()
 
-    h.consumer.then(lambda: h.consumer.assign(0)).idle(3).then(stop)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2).then(broker_away_then_stop)
     caplog.set_level(logging.INFO)
     h.run()
-    assert len(h.consumer.commits) - before_stop[0] == FINAL_COMMIT_TRIES, "and none on close"
-    # The batch's own commit, one retry per poll while stalled, then the final tries.
-    final = h.consumer.commits[-FINAL_COMMIT_TRIES:]
-    assert final == [{0: 2}] * FINAL_COMMIT_TRIES
-    assert sum(no_sleep) <= FINAL_COMMIT_TRIES
+    assert before_stop == [0], "the batch in hand was not committed before the stop"
+    assert h.consumer.commits == [], "no commit queued to wait for the broker, none on close"
+    assert h.consumer.committed_timeouts == [FINAL_COMMIT_WAIT_S] * FINAL_COMMIT_TRIES
+    assert sum(no_sleep) <= FINAL_COMMIT_TRIES * FINAL_COMMIT_WAIT_S
     assert h.consumer.closed
     [gave_up] = events(caplog, "offsets_not_committed")
-    assert gave_up["offsets"] == {0: 2}
+    assert gave_up["offsets"] == {0: 3}
     assert gave_up["message"] == (
-        "⚠️ Gave up committing offsets p0→2 after 5 tries: the next owner processes them again"
+        "⚠️ Gave up committing offsets p0→3 after 3 tries: the next owner processes them again"
     )
 
 
@@ -349,7 +349,7 @@ def test_a_revoke_finishes_the_batch_in_hand_and_commits_it_first(
 
     def revoke() -> None:
         h.consumer.revoke(0)
-        at_revoke.append(dict(h.consumer.committed))
+        at_revoke.append(dict(h.consumer.committed_offsets))
 
     h.consumer.produce(0, 0, 1)
     h.consumer.produce(1, 0)
@@ -373,7 +373,7 @@ def test_a_revoke_commits_what_a_failed_commit_left_pending(
     h.consumer.then(lambda: h.consumer.revoke(0)).idle(2)
     h.run()
     assert h.consumer.commits == [{0: 2}] * 3
-    assert h.consumer.committed == {0: 2}, "committed by the revoke"
+    assert h.consumer.committed_offsets == {0: 2}, "committed by the revoke"
 
 
 def test_what_a_revoke_could_not_commit_is_never_committed_later(
@@ -384,7 +384,7 @@ def test_what_a_revoke_could_not_commit_is_never_committed_later(
     h.consumer.commit_answers.extend([RETRIABLE] * 3)
     h.consumer.then(lambda: h.consumer.assign(0)).then(lambda: h.consumer.revoke(0)).idle(3)
     h.run()
-    assert h.consumer.committed == {}, "p0 is someone else's now: its offsets are theirs"
+    assert h.consumer.committed_offsets == {}, "p0 is someone else's now: its offsets are theirs"
     assert all(c == {0: 1} for c in h.consumer.commits)
 
 
@@ -398,7 +398,7 @@ def test_a_lost_partition_is_dropped_from_the_batch_and_never_committed(
     h.consumer.then(lambda: h.consumer.lose(1)).idle()
     caplog.set_level(logging.INFO)
     h.run()
-    assert h.consumer.committed == {0: 1}
+    assert h.consumer.committed_offsets == {0: 1}
     assert "💥 Partitions lost: [1] (now owns [0])" in lines(caplog)
     assert "📥 Partitions assigned: [0, 1] (now owns [0, 1])" in lines(caplog)
     [lost] = events(caplog, "partitions_lost")
@@ -423,7 +423,7 @@ def test_what_was_pending_on_a_lost_partition_is_never_committed(
     h.run()
     assert tried == [2], "the batch's commit and one retry before the loss"
     assert len(h.consumer.commits) == 2, "nothing tried again after the loss"
-    assert h.consumer.committed == {}
+    assert h.consumer.committed_offsets == {}
 
 
 def test_a_stop_finishes_the_batch_in_hand_commits_it_then_closes(
@@ -478,7 +478,7 @@ def test_a_step_that_raises_for_one_record_dead_letters_that_record_only(
     assert h.letters() == [(0, 1, "failed in enrich")]
     assert b"InvalidOperation" in h.producer.delivered[0].headers["dlq.error"]
     assert h.producer.delivered[0].value == lots
-    assert h.consumer.committed == {0: 3}
+    assert h.consumer.committed_offsets == {0: 3}
 
 
 def test_a_step_that_returns_copies_rejects_nothing(make: Callable[..., Harness]) -> None:
@@ -497,7 +497,7 @@ def test_a_step_that_returns_copies_rejects_nothing(make: Callable[..., Harness]
     finally:
         del STEPS["copy"]
     assert h.letters() == []
-    assert h.consumer.committed == {0: 2}
+    assert h.consumer.committed_offsets == {0: 2}
 
 
 def test_a_dead_letter_keeps_the_partition_of_its_poison(make: Callable[..., Harness]) -> None:
@@ -521,7 +521,7 @@ def test_a_dead_letter_too_large_to_send_does_not_stop_the_consumer(
     h.run()
     assert h.letters() == [(0, 0, "too_large")]
     assert h.producer.delivered[0].headers["dlq.original_size"] == b"4990"
-    assert h.consumer.committed == {0: 2}
+    assert h.consumer.committed_offsets == {0: 2}
 
 
 def test_a_batch_across_partitions_reports_each_range_in_offset_order(
@@ -535,7 +535,7 @@ def test_a_batch_across_partitions_reports_each_range_in_offset_order(
     [batch] = events(caplog, "batch_processed")
     assert batch["offsets"] == {0: [10, 12], 1: [0, 0]}
     assert batch["message"] == "Received batch of 4 transactions (p0@10-12 p1@0)"
-    assert h.consumer.committed == {0: 13, 1: 1}
+    assert h.consumer.committed_offsets == {0: 13, 1: 1}
 
 
 def test_a_value_of_exactly_max_message_bytes_is_decoded_and_offset_0_is_its_own(
@@ -548,4 +548,4 @@ def test_a_value_of_exactly_max_message_bytes_is_decoded_and_offset_0_is_its_own
     h.consumer.then(lambda: h.consumer.assign(0)).idle(3)
     h.run()
     assert sorted(h.letters()) == [(0, 0, "rejected by validate"), (0, 2, "too_large")]
-    assert h.consumer.committed == {0: 3}
+    assert h.consumer.committed_offsets == {0: 3}

@@ -126,6 +126,30 @@ class Checkpoint:
             raise CommitFailed(f"cannot commit offsets: {'; '.join(fatal)}")
         return committed
 
+    def commit_within(self, timeout_s: float) -> bool:
+        """Commit every pending offset unless no group coordinator answers within `timeout_s`;
+        True once none is pending.
+
+        For the last commit before leaving: librdkafka's commit waits for a coordinator for as
+        long as the broker is away, and close() then waits for that commit. So first ask the
+        coordinator, with a deadline, what it holds; commit only if it answered.
+        """
+        if not self._pending:
+            return True
+        try:
+            self._consumer.committed(
+                [TopicPartition(t, p) for t, p in sorted(self._pending)], timeout=timeout_s
+            )
+        except KafkaException as exc:
+            log.warning(
+                "⚠️ Commit failed: %s",
+                exc.args[0],
+                extra={"event": "commit_failed", "error": str(exc.args[0])},
+            )
+            return False
+        self.commit()
+        return not self._pending
+
 
 def describe(offsets: dict[int, int]) -> str:
     return " ".join(f"p{p}→{o}" for p, o in sorted(offsets.items()))

@@ -11,8 +11,9 @@ test proves each):
   assigned before or during the stall, until a retry succeeds or the partitions move, so at most
   one batch is ever processed and not committed;
 - a commit fails and will not clear (authorization, fatal): stop at once, commit nothing more;
-- stop (SIGTERM/SIGINT): finish the batch in hand, commit it (FINAL_COMMIT_TRIES tries, POLL_S
-  apart, then give up and log what stays uncommitted), then close(), which leaves the group.
+- stop (SIGTERM/SIGINT): finish the batch in hand, commit it within a bound (FINAL_COMMIT_TRIES
+  tries of at most FINAL_COMMIT_WAIT_S each, then give up and log what stays uncommitted), then
+  close(), which leaves the group.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from playground.transaction import InvalidTransaction, Transaction
 log = logging.getLogger("consumer")
 
 POLL_S = 1.0  # the longest we block in consume(): how fast a stop request is noticed
-FINAL_COMMIT_TRIES = 5  # on stop, POLL_S apart: a broker away delays a stop by ~4 s, no more
+# On stop, a broker away delays the exit by FINAL_COMMIT_TRIES * FINAL_COMMIT_WAIT_S (6 s) at most.
+FINAL_COMMIT_TRIES = 3
+FINAL_COMMIT_WAIT_S = 2.0
 
 
 class ConsumerLoop:
@@ -88,7 +91,7 @@ class ConsumerLoop:
                 if self.batch.ready():
                     self._process(self.batch.take())
             # Stopping: the batch in hand was received, so finish it rather than drop it.
-            self._process(self.batch.take())
+            self._process(self.batch.take(), commit=False)
             self._final_commit()
         finally:
             # Also on an error (a dead letter not written, a commit that will not clear): then
@@ -102,13 +105,13 @@ class ConsumerLoop:
             )
 
     def _final_commit(self) -> None:
-        """Commit before close() leaves the group, trying a bounded number of times."""
-        for attempt in range(FINAL_COMMIT_TRIES):
-            if attempt:
-                time.sleep(POLL_S)
-            self.checkpoint.commit()
-            if not self.checkpoint.pending:
+        """Commit before close() leaves the group, within a bound: a synchronous commit would
+        wait for as long as the broker is away."""
+        for _ in range(FINAL_COMMIT_TRIES):
+            started = time.monotonic()
+            if self.checkpoint.commit_within(FINAL_COMMIT_WAIT_S):
                 return
+            time.sleep(max(0.0, started + FINAL_COMMIT_WAIT_S - time.monotonic()))
         left = self.checkpoint.offsets()
         log.warning(
             "⚠️ Gave up committing offsets %s after %d tries: the next owner processes them again",
@@ -138,7 +141,7 @@ class ConsumerLoop:
             else:
                 log.warning("⚠️ %s", error, extra={"event": "consumer_error", "error": str(error)})
 
-    def _process(self, messages: list[Message]) -> None:
+    def _process(self, messages: list[Message], commit: bool = True) -> None:
         if not messages:
             return
         records, undecodable = decode(messages, self.settings.max_message_bytes)
@@ -168,7 +171,8 @@ class ConsumerLoop:
                 "dead_lettered": len(undecodable) + len(rejected),
             },
         )
-        self._commit()
+        if commit:
+            self._commit()
 
     def _commit(self) -> None:
         """Commit what was processed. While that fails, keep the assignment paused.
