@@ -86,6 +86,8 @@ class FakeConsumer:
         self.committed_offsets: dict[int, int] = {}  # what the broker holds
         self.coordinator_away = False  # committed() then times out
         self.committed_timeouts: list[float] = []
+        self.committed_asked: list[list[int]] = []
+        self.waited: Callable[[float], object] = lambda _: None  # told how long committed() hung
         self.assigned: set[int] = set()
         self.paused: set[int] = set()
         self.pause_calls: list[list[int]] = []
@@ -177,7 +179,9 @@ class FakeConsumer:
     def committed(self, partitions: list[TopicPartition], timeout: float = -1) -> Any:
         """What the broker holds; raises as librdkafka does when no coordinator answers."""
         self.committed_timeouts.append(timeout)
+        self.committed_asked.append([tp.partition for tp in partitions])
         if self.coordinator_away:
+            self.waited(timeout)
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
         return [
             CommitResult(tp.topic, tp.partition, self.committed_offsets.get(tp.partition, -1001))

@@ -186,6 +186,7 @@ def test_a_bounded_commit_commits_once_a_coordinator_answers(
     assert checkpoint.offsets() == {1: 1}, "p0 went through, p1 did not"
     assert checkpoint.commit_within(2.0)
     assert consumer.committed_timeouts == [2.0, 2.0]
+    assert consumer.committed_asked == [[0, 1], [1]]
     assert consumer.commits == [{0: 5, 1: 1}, {1: 1}]
     assert consumer.committed_offsets == {0: 5, 1: 1}
 

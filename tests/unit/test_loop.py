@@ -317,13 +317,37 @@ def test_a_stop_while_the_broker_is_away_gives_up_within_a_bound(
     assert before_stop == [0], "the batch in hand was not committed before the stop"
     assert h.consumer.commits == [], "no commit queued to wait for the broker, none on close"
     assert h.consumer.committed_timeouts == [FINAL_COMMIT_WAIT_S] * FINAL_COMMIT_TRIES
-    assert sum(no_sleep) <= FINAL_COMMIT_TRIES * FINAL_COMMIT_WAIT_S
+    assert len(no_sleep) == FINAL_COMMIT_TRIES
+    assert all(FINAL_COMMIT_WAIT_S - 0.5 < s <= FINAL_COMMIT_WAIT_S for s in no_sleep), (
+        "a try that failed at once waits out the rest of its FINAL_COMMIT_WAIT_S"
+    )
     assert h.consumer.closed
     [gave_up] = events(caplog, "offsets_not_committed")
     assert gave_up["offsets"] == {0: 3}
     assert gave_up["message"] == (
         "⚠️ Gave up committing offsets p0→3 after 3 tries: the next owner processes them again"
     )
+
+
+def test_a_final_commit_try_that_timed_out_is_not_followed_by_a_wait(
+    make: Callable[..., Harness], monkeypatch: pytest.MonkeyPatch, no_sleep: list[float]
+) -> None:
+    from consumer.loop import FINAL_COMMIT_TRIES
+
+    clock = [0.0]
+
+    def hang(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    h = make(batch_size=100)
+    h.consumer.produce(0, 0)
+    h.consumer.coordinator_away = True
+    h.consumer.waited = hang
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(1)
+    h.run()
+    assert no_sleep == [0.0] * FINAL_COMMIT_TRIES
+    assert clock[0] == 6.0, "the stop's whole delay"
 
 
 def test_a_stop_retries_the_final_commit_until_it_goes_through(
