@@ -14,7 +14,7 @@ endif
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
 
 .DEFAULT_GOAL := help
-.PHONY: help docker images scenario play up down clean logs watch chaos bench provision test unit e2e lint format
+.PHONY: help docker images scenario play up down clean logs watch chaos bench provision test unit e2e lint format mutation
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ unit: ## Unit tests only: no Docker needed
 
 e2e: images ## End-to-end tests only, on the real stack
 	$(call pytest,-m e2e tests/e2e)
+
+mutation: ## Mutation testing of the consumer's core by its unit tests: report and run time in docs/mutation.md
+	$(UV) run --locked python infra/mutation/mutation.py
 
 lint: ## ruff, ruff format --check, mypy --strict
 	$(UV) run --locked ruff check .

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
-from playground.host import wait_until
+from playground.host import healthy, wait_until
 from tests.e2e.stack import Stack
 
 
@@ -55,16 +56,70 @@ def test_stop_exits_0_in_time_with_the_processed_offsets_committed(
     last: dict[int, int] = {}
     for partition, offset in stack.processed(service):
         last[partition] = max(last.get(partition, -1), offset)
-    committed = stack.committed(group_id)
     if survivor is None:
-        assert committed == {p: o + 1 for p, o in last.items()}
-    else:
-        wait_until(
-            lambda: stack.members(group_id) == {survivor: [0, 1, 2]},
-            30,
-            f"{survivor} to own all three partitions alone",
-        )
-        assert all(committed.get(p, 0) >= o + 1 for p, o in last.items())
+        assert stack.committed(group_id) == {p: o + 1 for p, o in last.items()}
+        return
+    # What it last processed in the partitions it held when it stopped.
+    held = since_last_assignment(stack.records(service))
+    last = {p: max(offsets) for p, offsets in held.items()}
+    assert last, "it processed something in the partitions it held"
+    # The survivor takes the partitions over and starts each exactly where the stopped
+    # member's commit says: the offset after its last processed one, no gap, no repeat.
+    survivor_service = service.replace("bravo", survivor)
+    wait_until(
+        lambda: stack.members(group_id) == {survivor: [0, 1, 2]},
+        30,
+        f"{survivor} to own all three partitions alone",
+    )
+
+    def first_after_takeover() -> dict[int, int] | None:
+        taken = since_last_assignment(stack.records(survivor_service))
+        return {p: min(taken[p]) for p in last} if set(last) <= set(taken) else None
+
+    first = wait_until(first_after_takeover, 60, f"{survivor} to process each partition")
+    assert first == {p: o + 1 for p, o in last.items()}
+
+
+def since_last_assignment(records: list[dict[str, Any]]) -> dict[int, list[int]]:
+    """{partition: offsets processed} since the service's latest partitions_assigned."""
+    processed: dict[int, list[int]] = {}
+    for record in records:
+        if record.get("event") == "partitions_assigned":
+            processed = {}
+        elif record.get("event") == "batch_processed":
+            for partition, (start, end) in record["offsets"].items():
+                processed.setdefault(int(partition), []).extend(range(start, end + 1))
+    return processed
+
+
+def test_a_stop_while_the_broker_is_away_ends_within_the_grace_period(stack: Stack) -> None:
+    """The final commit gets FINAL_COMMIT_TRIES tries, then the consumer closes and says what
+    it could not commit (docs/consumer.md, rule 8)."""
+    # A batch in hand when the broker goes: large, and only handed on by the stop.
+    stack.up("fanout", PRODUCER_INTERVAL_S="0.05", BATCH_SIZE="100000", BATCH_MAX_WAIT_S="300")
+    wait_until(lambda: stack.owned("consumer-bravo") == [0, 1, 2], 60, "bravo to own everything")
+    wait_until(lambda: len(stack.sent()) >= 20, 60, "20 transactions sent")
+    kafka = stack.container("kafka")
+    kafka.stop(timeout=30)
+    try:
+        started = time.monotonic()
+        stack.compose("stop", "consumer-bravo")
+        elapsed = time.monotonic() - started
+    finally:
+        kafka.start()
+        # No group request until the broker is back (see chaos.drills._restart_broker).
+        wait_until(lambda: healthy(kafka), 90, "the broker to be healthy")
+        stack.reconnect()
+    container = stack.container("consumer-bravo")
+    said = [r for r in stack.records("consumer-bravo") if r.get("event")][-12:]
+    assert container.attrs["State"]["ExitCode"] == 0, "\n".join(
+        f"{r.get('timestamp')} {r['event']}: {r['message']}" for r in said
+    )
+    assert elapsed < 10, f"stop took {elapsed:.1f} s, past Compose's 10 s grace period"
+    [batch] = stack.events("consumer-bravo", "batch_processed")
+    [gave_up] = stack.events("consumer-bravo", "offsets_not_committed")
+    assert gave_up["offsets"] == {p: last + 1 for p, (_, last) in batch["offsets"].items()}
+    assert stack.events("consumer-bravo", "consumer_stopped")
 
 
 def test_a_bad_setting_stops_the_container_with_exit_code_2(stack: Stack) -> None:

@@ -25,7 +25,8 @@ def main(partitions: int | None, replication_factor: int | None) -> None:
     admin = AdminClient(admin_config(config.kafka, "provision"))
     try:
         wait_for_broker(admin, config.wait_s)
-        # The dead-letter topic mirrors the main one, so a poison message keeps its partition.
+        # The dead-letter topic mirrors the main one, so a poison message keeps its partition:
+        # the consumer writes each dead letter to its poison's partition number.
         for topic in (config.kafka.topic, config.kafka.dead_letter_topic):
             ensure_topic(admin, topic, config.partitions, config.replication_factor)
     except (TimeoutError, TopicMismatch) as exc:

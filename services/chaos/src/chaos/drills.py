@@ -24,7 +24,7 @@ from chaos import ledger
 from chaos.ledger import Ledger
 from chaos.playground import Member, Playground, PlaygroundError
 from playground.groups import Group
-from playground.host import Container, LogReader, TimedOut, wait_until
+from playground.host import Container, LogReader, TimedOut, healthy, wait_until
 from playground.records import Position, positions, records
 
 T = TypeVar("T")
@@ -289,15 +289,6 @@ class Drills:
 
     def _wait(self, check: Callable[[], T | None], timeout_s: float, what: str) -> T:
         return wait_until(check, timeout_s, what, every_s=POLL_S)
-
-
-def healthy(container: Container) -> bool:
-    """Healthy by its healthcheck (running, if it has none)."""
-    container.reload()
-    state = container.attrs["State"]
-    return bool(
-        state.get("Health", {"Status": "healthy"})["Status"] == "healthy" and state["Running"]
-    )
 
 
 def started_at(container: Container) -> str:

@@ -122,6 +122,15 @@ def service_container(docker: Any, project: str, service: str) -> Container:
     return found[0]
 
 
+def healthy(container: Container) -> bool:
+    """Healthy by its healthcheck (running, if it has none)."""
+    container.reload()
+    state = container.attrs["State"]
+    return bool(
+        state.get("Health", {"Status": "healthy"})["Status"] == "healthy" and state["Running"]
+    )
+
+
 def environment(container: Container) -> dict[str, str]:
     """A container's environment variables, as Docker reports its configuration."""
     items = container.attrs["Config"].get("Env") or []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import click
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaException, Producer
 
 from consumer import settings
+from consumer.checkpoint import CommitFailed
 from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
 from playground import logs
@@ -83,5 +84,19 @@ def main(
             "🛑 %s: stopped without committing the batch",
             exc,
             extra={"event": "dead_letter_failed", "error": str(exc)},
+        )
+        raise SystemExit(1) from None
+    except CommitFailed as exc:
+        log.error(
+            "🛑 %s: stopped, committing nothing more",
+            exc,
+            extra={"event": "commit_fatal", "error": str(exc)},
+        )
+        raise SystemExit(1) from None
+    except KafkaException as exc:  # a fatal consumer error: librdkafka cannot go on either
+        log.error(
+            "🛑 Fatal Kafka error: %s: stopped, committing nothing more",
+            exc.args[0],
+            extra={"event": "consumer_fatal", "error": str(exc.args[0])},
         )
         raise SystemExit(1) from None

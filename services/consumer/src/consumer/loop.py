@@ -1,23 +1,32 @@
 """The consumer loop: poll into a batch, run the pipeline, commit; follow the group's rebalances.
 
-Rebalance rules (at-least-once, nothing committed before it was processed):
+Rules (at-least-once, nothing committed before it was processed; docs/consumer.md says which
+test proves each):
+- a batch is committed once processed, each partition at the offset after its last message;
+- poison (undecodable, too large, dropped by a step, or making a step raise) goes to the
+  dead-letter topic, and the batch is committed only once every dead letter is acknowledged;
 - revoked: finish the batch in hand and commit it, so the next owner starts where we stopped;
 - lost (our membership expired): drop what we hold from those partitions, commit nothing;
-- a commit fails (broker away, member fenced): fetch nothing new until a retry succeeds or the
-  partitions move, so at most one batch is ever processed and not committed;
-- stop (SIGTERM/SIGINT): finish the batch in hand, commit, then close(), which leaves the group.
+- a commit fails and may clear (broker away, member fenced): fetch nothing new, from partitions
+  assigned before or during the stall, until a retry succeeds or the partitions move, so at most
+  one batch is ever processed and not committed;
+- a commit fails and will not clear (authorization, fatal): stop at once, commit nothing more;
+- stop (SIGTERM/SIGINT): finish the batch in hand, commit it within a bound (FINAL_COMMIT_TRIES
+  tries of at most FINAL_COMMIT_WAIT_S each, then give up and log what stays uncommitted), then
+  close(), which leaves the group.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from consumer.batching import Batch
-from consumer.checkpoint import Checkpoint
+from consumer.checkpoint import Checkpoint, describe
 from consumer.deadletter import DeadLetters
 from consumer.pipeline import Pipeline, Record
 from consumer.settings import ConsumerSettings
@@ -27,6 +36,9 @@ from playground.transaction import InvalidTransaction, Transaction
 log = logging.getLogger("consumer")
 
 POLL_S = 1.0  # the longest we block in consume(): how fast a stop request is noticed
+# On stop, a broker away delays the exit by FINAL_COMMIT_TRIES * FINAL_COMMIT_WAIT_S (6 s) at most.
+FINAL_COMMIT_TRIES = 3
+FINAL_COMMIT_WAIT_S = 2.0
 
 
 class ConsumerLoop:
@@ -49,6 +61,7 @@ class ConsumerLoop:
         self.owned: set[int] = set()
         # A commit failed: these partitions are paused until a commit succeeds.
         self.paused: set[tuple[str, int]] = set()
+        self.closing = False
 
     def run(self) -> None:
         s, consumer = self.settings, self.consumer
@@ -78,15 +91,34 @@ class ConsumerLoop:
                 if self.batch.ready():
                     self._process(self.batch.take())
             # Stopping: the batch in hand was received, so finish it rather than drop it.
-            self._process(self.batch.take())
+            self._process(self.batch.take(), commit=False)
+            self._final_commit()
         finally:
-            self.checkpoint.commit()  # the final commit, before close() leaves the group
+            # Also on an error (a dead letter not written, a commit that will not clear): then
+            # nothing more is committed, not even by the revoke that close() runs.
+            self.closing = True
             consumer.close()
             log.info(
                 "🛑 Consumer stopped; left group %s",
                 s.group_id,
                 extra={"event": "consumer_stopped"},
             )
+
+    def _final_commit(self) -> None:
+        """Commit before close() leaves the group, within a bound: a synchronous commit would
+        wait for as long as the broker is away."""
+        for _ in range(FINAL_COMMIT_TRIES):
+            started = time.monotonic()
+            if self.checkpoint.commit_within(FINAL_COMMIT_WAIT_S):
+                return
+            time.sleep(max(0.0, started + FINAL_COMMIT_WAIT_S - time.monotonic()))
+        left = self.checkpoint.offsets()
+        log.warning(
+            "⚠️ Gave up committing offsets %s after %d tries: the next owner processes them again",
+            describe(left),
+            FINAL_COMMIT_TRIES,
+            extra={"event": "offsets_not_committed", "offsets": left},
+        )
 
     def _poll(self) -> None:
         # consume() returns only once it has num_messages or its timeout has passed. An empty
@@ -109,7 +141,7 @@ class ConsumerLoop:
             else:
                 log.warning("⚠️ %s", error, extra={"event": "consumer_error", "error": str(error)})
 
-    def _process(self, messages: list[Message]) -> None:
+    def _process(self, messages: list[Message], commit: bool = True) -> None:
         if not messages:
             return
         records, undecodable = decode(messages, self.settings.max_message_bytes)
@@ -118,7 +150,8 @@ class ConsumerLoop:
             self.dead_letters.send(message, reason, error)
         for r in rejected:
             assert r.record.message is not None
-            self.dead_letters.send(r.record.message, f"rejected by {r.step}", r.reason)
+            how = "failed in" if r.failed else "rejected by"
+            self.dead_letters.send(r.record.message, f"{how} {r.step}", r.reason)
         # Only once the dead letters are safe is the batch processed: if they are not, this
         # raises and the consumer stops without committing these offsets.
         self.dead_letters.flush()
@@ -138,7 +171,8 @@ class ConsumerLoop:
                 "dead_lettered": len(undecodable) + len(rejected),
             },
         )
-        self._commit()
+        if commit:
+            self._commit()
 
     def _commit(self) -> None:
         """Commit what was processed. While that fails, keep the assignment paused.
@@ -171,11 +205,17 @@ class ConsumerLoop:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.owned |= {tp.partition for tp in partitions}
+        if self.stalled:
+            # Assigned while a commit fails (cooperative or consumer protocol): fetching from
+            # them would process a second batch that is not committed.
+            consumer.pause(partitions)
+            self.paused |= {(tp.topic, tp.partition) for tp in partitions}
         self._log_rebalance("assigned", "📥", partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._process(self.batch.take())
-        self.checkpoint.commit()
+        if not self.closing:  # close() revokes too, once the final commit is done or given up
+            self._process(self.batch.take())
+            self.checkpoint.commit()
         # Whatever did not commit now must never be committed later, over the next owner's.
         self.checkpoint.forget(partitions)
         self.owned -= {tp.partition for tp in partitions}

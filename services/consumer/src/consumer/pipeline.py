@@ -1,8 +1,12 @@
 """The processing pipeline: an ordered list of named steps, each a function over a batch.
 
 A step takes the batch's records and returns the records that go on to the next step (a
-step may drop records, e.g. `validate`). Register a new step with `@step("name")`; name it in
-PIPELINE to use it.
+step may drop records, e.g. `validate`, and may return copies). Register a new step with
+`@step("name")`; name it in PIPELINE to use it.
+
+A step that raises does not stop the batch: the step runs again on each record alone, and the
+records it still raises for are rejected with the error; the others go on. A step must
+therefore be safe to run twice on a record.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ class Record:
     notes: dict[str, object] = field(default_factory=dict)
     message: Message | None = None  # the original, for the dead-letter topic
 
+    @property
+    def key(self) -> tuple[int, int]:
+        """Which record this is, whatever object a step hands on (copies included)."""
+        return self.partition, self.offset
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -35,6 +44,7 @@ class Rejected:
     record: Record
     step: str
     reason: str
+    failed: bool = False  # the step raised for it, rather than dropping it
 
 
 Step = Callable[[list[Record]], list[Record]]
@@ -65,15 +75,34 @@ class Pipeline:
         """Run the steps; return the records that came through and those a step dropped."""
         rejected: list[Rejected] = []
         for name, function in zip(self.names, self._steps, strict=True):
-            kept = function(records)
-            survivors = {id(r) for r in kept}
+            kept, failed = run_step(name, function, records)
+            gone = {r.key for r in kept} | {f.record.key for f in failed}
+            rejected.extend(failed)
             rejected.extend(
                 Rejected(r, name, str(r.notes.get("error", f"dropped by step {name}")))
                 for r in records
-                if id(r) not in survivors
+                if r.key not in gone
             )
             records = kept
         return records, rejected
+
+
+def run_step(
+    name: str, function: Step, records: list[Record]
+) -> tuple[list[Record], list[Rejected]]:
+    """The step over the whole batch; if it raises, over each record alone to find the culprits."""
+    try:
+        return function(records), []
+    except Exception:  # any step, any error: one poison record must not stop the batch
+        pass
+    kept: list[Record] = []
+    failed: list[Rejected] = []
+    for record in records:
+        try:
+            kept.extend(function([record]))
+        except Exception as exc:
+            failed.append(Rejected(record, name, f"{type(exc).__name__}: {exc}", failed=True))
+    return kept, failed
 
 
 @step("validate")
@@ -122,7 +151,9 @@ def enrich(records: list[Record]) -> list[Record]:
 def score(records: list[Record]) -> list[Record]:
     """A toy risk score in [0, 1]: large amounts score higher."""
     for record in records:
-        amount = record.notes.get("amount_eur") or Decimal(record.transaction.amount)
+        amount = record.notes.get("amount_eur")
+        if amount is None:  # not `or`: 0.00 EUR is an amount
+            amount = Decimal(record.transaction.amount)
         assert isinstance(amount, Decimal)
         record.notes["risk"] = float(min(amount / Decimal(2_000), Decimal(1)))
     return records

@@ -1,0 +1,282 @@
+"""Scripted stand-ins for confluent_kafka's Consumer and Producer, for the consumer's unit tests.
+
+They do what a broker would, on cue: the test scripts assignments, revokes, losses, commit
+results and delivery reports; the fakes record what the code under test asked for. Messages
+are real `confluent_kafka.Message` objects (the client lets tests build them).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from playground.shutdown import StopFlag
+from playground.transaction import TransactionFactory
+
+TOPIC = "transactions"
+GOOD = TransactionFactory(seed=1)().to_json()  # a valid transaction's bytes
+
+
+def message(
+    partition: int,
+    offset: int,
+    value: bytes | None = GOOD,
+    *,
+    topic: str = TOPIC,
+    key: bytes | None = None,
+    headers: Sequence[tuple[str, str | bytes | None]] | None = None,
+    error: KafkaError | None = None,
+) -> Message:
+    return Message(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key,
+        value=value,
+        headers=None if headers is None else list(headers),
+        error=error,
+    )
+
+
+def tps(*partitions: int, topic: str = TOPIC) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in partitions]
+
+
+@dataclass
+class CommitResult:
+    """What Consumer.commit() returns per partition (TopicPartition.error is read-only)."""
+
+    topic: str
+    partition: int
+    offset: int
+    error: KafkaError | None = None
+
+
+# One scripted answer to a commit: None = success; a KafkaError = the whole request fails
+# with it (raised as KafkaException); {partition: KafkaError} = those partitions fail.
+# Any other exception is raised as it is.
+CommitAnswer = KafkaError | dict[int, KafkaError] | Exception | None
+
+
+class FakeConsumer:
+    """Serves `consume()` from per-partition logs, honouring pause/resume and the assignment.
+
+    `script` holds one action per consume() call, run before it returns (the way librdkafka
+    runs rebalance callbacks inside consume()); when the script runs out, `stop` is set.
+    """
+
+    def __init__(self, stop: StopFlag) -> None:
+        self.stop = stop
+        self.logs: dict[int, deque[Message]] = {}
+        self.script: deque[Callable[[], object]] = deque()
+        self.commit_answers: deque[CommitAnswer] = deque()
+        self.commit_forever: CommitAnswer = None  # the answer once commit_answers runs out
+        self.commits: list[dict[int, int]] = []  # every commit asked for
+        self.committed_offsets: dict[int, int] = {}  # what the broker holds
+        self.coordinator_away = False  # committed() then times out
+        self.committed_timeouts: list[float] = []
+        self.committed_asked: list[list[int]] = []
+        self.waited: Callable[[float], object] = lambda _: None  # told how long committed() hung
+        self.assigned: set[int] = set()
+        self.paused: set[int] = set()
+        self.pause_calls: list[list[int]] = []
+        self.consumed: list[tuple[int, int]] = []  # every message handed out
+        self.late: list[Message] = []  # handed out by the next consume(), assigned or not
+        # The most messages ever handed out and not committed: the cost of a crash then.
+        self.most_uncommitted = 0
+        self.committed_at_close: dict[int, int] | None = None
+        self.closed = False
+        self.callbacks: dict[str, Callable[[Consumer, list[TopicPartition]], None]] = {}
+
+    def as_consumer(self) -> Consumer:
+        return cast(Consumer, self)
+
+    # --- what the test scripts ---
+
+    def produce(self, partition: int, *offsets: int, value: bytes = GOOD) -> None:
+        log = self.logs.setdefault(partition, deque())
+        log.extend(message(partition, o, value) for o in offsets)
+
+    def put(self, *messages: Message) -> None:
+        for m in messages:
+            self.logs.setdefault(m.partition() or 0, deque()).append(m)
+
+    def then(self, action: Callable[[], object]) -> FakeConsumer:
+        self.script.append(action)
+        return self
+
+    def idle(self, times: int = 1) -> FakeConsumer:
+        for _ in range(times):
+            self.script.append(lambda: None)
+        return self
+
+    def assign(self, *partitions: int) -> None:
+        self.assigned |= set(partitions)
+        self.callbacks["on_assign"](self.as_consumer(), tps(*partitions))
+
+    def revoke(self, *partitions: int) -> None:
+        self.callbacks["on_revoke"](self.as_consumer(), tps(*partitions))
+        self.assigned -= set(partitions)
+
+    def lose(self, *partitions: int) -> None:
+        self.callbacks["on_lost"](self.as_consumer(), tps(*partitions))
+        self.assigned -= set(partitions)
+
+    # --- confluent_kafka.Consumer's interface, as the loop uses it ---
+
+    def subscribe(self, topics: list[str], **callbacks: Any) -> None:
+        assert topics == [TOPIC]
+        self.callbacks = callbacks
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        if self.script:
+            self.script.popleft()()
+        else:
+            self.stop.set()
+        out, self.late = self.late, []
+        for partition in sorted(self.assigned - self.paused):
+            log = self.logs.get(partition, deque())
+            while log and len(out) < num_messages:
+                out.append(log.popleft())
+        self.consumed += [(m.partition() or 0, m.offset() or 0) for m in out]
+        self.most_uncommitted = max(self.most_uncommitted, len(self.uncommitted()))
+        return out
+
+    def uncommitted(self) -> list[tuple[int, int]]:
+        return [(p, o) for p, o in self.consumed if o >= self.committed_offsets.get(p, 0)]
+
+    def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> Any:
+        """Synchronous: the answer is returned or raised. Asynchronous: it is only applied
+        (librdkafka would report it to an on_commit callback)."""
+        self.commits.append({tp.partition: tp.offset for tp in offsets})
+        answer = self.commit_answers.popleft() if self.commit_answers else self.commit_forever
+        if asynchronous and isinstance(answer, KafkaError | Exception):
+            return None
+        if isinstance(answer, KafkaError):
+            raise KafkaException(answer)
+        if isinstance(answer, Exception):
+            raise answer
+        failed = answer or {}
+        results = []
+        for tp in offsets:
+            error = failed.get(tp.partition)
+            if error is None:
+                self.committed_offsets[tp.partition] = tp.offset
+            results.append(CommitResult(tp.topic, tp.partition, tp.offset, error))
+        return results
+
+    def committed(self, partitions: list[TopicPartition], timeout: float = -1) -> Any:
+        """What the broker holds; raises as librdkafka does when no coordinator answers."""
+        self.committed_timeouts.append(timeout)
+        self.committed_asked.append([tp.partition for tp in partitions])
+        if self.coordinator_away:
+            self.waited(timeout)
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT))
+        return [
+            CommitResult(tp.topic, tp.partition, self.committed_offsets.get(tp.partition, -1001))
+            for tp in partitions
+        ]
+
+    def assignment(self) -> list[TopicPartition]:
+        return tps(*sorted(self.assigned))
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        moved = sorted(tp.partition for tp in partitions)
+        self.pause_calls.append(moved)
+        self.paused |= set(moved)
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        self.paused -= {tp.partition for tp in partitions}
+
+    def close(self) -> None:
+        """Like librdkafka's: leaving the group revokes what the consumer still holds."""
+        self.closed = True
+        self.committed_at_close = dict(self.committed_offsets)
+        if self.assigned and self.callbacks:
+            self.revoke(*sorted(self.assigned))
+
+
+@dataclass
+class Produced:
+    topic: str
+    partition: int | None
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, bytes]
+
+
+class FakeProducer:
+    """Takes dead letters; refuses one larger than `max_bytes` the way librdkafka's produce()
+    does, and reports each delivery on flush() with `delivery_error(produced)`."""
+
+    def __init__(self, max_bytes: int = 1_000_000) -> None:
+        self.max_bytes = max_bytes
+        self.partitions = 3  # how many the dead-letter topic has
+        self.produced: list[Produced] = []  # accepted by produce()
+        self.delivered: list[Produced] = []  # acknowledged on flush()
+        # Raised by the next produce(): a KafkaError as librdkafka would, or any exception.
+        self.produce_error: KafkaError | Exception | None = None
+        self.delivery_error: Callable[[Produced], KafkaError | None] = lambda p: None
+        self.unacknowledged = 0  # what flush() leaves in the queue
+        self.flushes = 0
+        self.flush_timeouts: list[float] = []
+        self._queue: list[tuple[Produced, Callable[..., None]]] = []
+
+    def as_producer(self) -> Producer:
+        return cast(Producer, self)
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | None = None,
+        key: bytes | None = None,
+        partition: int = -1,
+        on_delivery: Callable[..., None] | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        if self.produce_error is not None:
+            error, self.produce_error = self.produce_error, None
+            raise KafkaException(error) if isinstance(error, KafkaError) else error
+        size = len(value or b"") + len(key or b"") + sum(len(k) + len(v) for k, v in headers or [])
+        if size > self.max_bytes:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+        if partition >= self.partitions:
+            raise KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION))
+        produced = Produced(
+            topic, None if partition < 0 else partition, key, value, dict(headers or [])
+        )
+        self.produced.append(produced)
+        assert on_delivery is not None
+        self._queue.append((produced, on_delivery))
+
+    def flush(self, timeout: float = -1) -> int:
+        self.flushes += 1
+        self.flush_timeouts.append(timeout)
+        queue, self._queue = self._queue, []
+        for produced, on_delivery in queue:
+            error = self.delivery_error(produced)
+            if error is None:
+                self.delivered.append(produced)
+            on_delivery(
+                error,
+                message(
+                    produced.partition if produced.partition is not None else 0,
+                    len(self.delivered),
+                    produced.value,
+                    topic=produced.topic,
+                    key=produced.key,
+                    headers=list(produced.headers.items()),
+                ),
+            )
+        return self.unacknowledged
