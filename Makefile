@@ -4,11 +4,20 @@
 SHELL := /bin/bash
 PROFILE ?= fanout
 PROFILES := fanout shared
+# BROKERS=3 lays compose.cluster.yaml over compose.yaml: three brokers, replication factor 3.
+BROKERS ?= 1
 export UV_PYTHON_DOWNLOADS := never
+# Exported, so the host tools (watch, chaos, e2e) see which cluster Compose runs.
+CLUSTER_FILES := compose.yaml:compose.cluster.yaml
+export COMPOSE_FILE := $(if $(filter 3,$(BROKERS)),$(CLUSTER_FILES),compose.yaml)
+KAFKA_SERVICES := kafka $(if $(filter 3,$(BROKERS)),kafka-2 kafka-3)
 COMPOSE := docker compose
 ALL_PROFILES := --profile '*'
 ifneq ($(filter-out $(PROFILES),$(PROFILE)),)
 $(error PROFILE must be one of: $(PROFILES) (not '$(PROFILE)'))
+endif
+ifneq ($(filter-out 1 3,$(BROKERS)),)
+$(error BROKERS must be 1 or 3 (not '$(BROKERS)'))
 endif
 # Found (or installed) on first use only, so `make help` or `make down` never installs anything.
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
@@ -25,11 +34,13 @@ docker: ## Install and start Docker + Compose where missing (Debian hosts, as ro
 images: docker ## Official images if a registry answers, else build them offline; build the app image
 	@infra/images/ensure.sh
 
-# The scenario goes into .env as COMPOSE_PROFILES, so plain `docker compose logs -f` and
-# `docker compose down` act on what make started. Stopped containers of earlier runs go first:
-# Compose would start them again on the network a plain `docker compose down` removed.
+# The scenario goes into .env as COMPOSE_PROFILES and COMPOSE_FILE, so plain
+# `docker compose logs -f` and `docker compose down` act on what make started. Stopped
+# containers of earlier runs go first: Compose would start them again on the network a plain
+# `docker compose down` removed.
 scenario:
 	@infra/host/dotenv.sh COMPOSE_PROFILES $(PROFILE)
+	@infra/host/dotenv.sh COMPOSE_FILE $(COMPOSE_FILE)
 	@$(COMPOSE) $(ALL_PROFILES) rm -f >/dev/null
 
 # Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and
@@ -51,17 +62,18 @@ chaos: ## Fault drills against the running playground (after `make up`), then th
 	$(UV) run --locked playground-chaos
 
 bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (its run time: docs/bench.md)
-	$(COMPOSE) up -d --wait kafka
+	$(COMPOSE) up -d --wait $(KAFKA_SERVICES)
 	$(UV) run --locked playground-bench $(BENCH_ARGS)
 
 provision: images ## Start the broker and create the topic only
 	$(COMPOSE) up provision
 
+# Both files whatever BROKERS says: a cluster's other brokers and their volumes go too.
 down: ## Stop and remove the containers (the broker's data volume stays)
-	$(COMPOSE) $(ALL_PROFILES) down
+	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down
 
 clean: ## Stop everything and delete the broker's data
-	$(COMPOSE) $(ALL_PROFILES) down -v
+	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down -v
 
 # pytest exits 5 when it collected no test: for us that is a failure, not a pass.
 define pytest
