@@ -1,7 +1,9 @@
-"""e2e fixtures: one broker for the whole session; each test gets its own topic and groups."""
+"""e2e fixtures: one broker (or cluster) for the whole session; each test gets its own topic and
+groups."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -11,6 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.stack import Stack
+
+# `make e2e BROKERS=3` runs the suite on the three-broker cluster, in a Compose project of its
+# own (E2E_PROJECT names another), so that a single-broker run can go on beside it.
+BROKERS = int(os.environ.get("BROKERS") or 1)
+CLUSTER_SUFFIX = {1: "", 3: "-cluster"}
 
 
 def free_port() -> int:
@@ -26,10 +33,15 @@ def broker() -> Iterator[Stack]:
         or subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0
     ):
         pytest.fail("e2e tests need a running Docker engine: run `make e2e` (it starts one)")
-    stack = Stack(project="kafka-playground-e2e", host_port=free_port())
+    stack = Stack(
+        project=os.environ.get("E2E_PROJECT") or f"kafka-playground-e2e{CLUSTER_SUFFIX[BROKERS]}",
+        host_port=free_port(),
+        brokers=BROKERS,
+        other_ports=[free_port() for _ in range(BROKERS - 1)],
+    )
     stack.compose("down", "-v", "--remove-orphans")
     stack.compose("build", "-q", "provision")  # the one image every Python service runs
-    stack.compose("up", "-d", "--wait", "kafka")
+    stack.compose("up", "-d", "--wait", *stack.brokers_services)
     yield stack
     stack.compose("--profile", "fanout", "--profile", "shared", "down", "-v", "--remove-orphans")
 

@@ -11,7 +11,7 @@ from confluent_kafka.admin import AdminClient
 
 from consumer.settings import ConsumerSettings
 from consumer.settings import read as read_consumer_settings
-from playground import groups
+from playground import groups, replica
 from playground.groups import Group
 from playground.host import Container, MissingContainer, environment, service_container
 from playground.settings import load
@@ -30,6 +30,7 @@ class Member:
     service: str
     container: Container
     settings: ConsumerSettings
+    number: int | None = None  # which replica of its service (docker compose up --scale)
 
     @property
     def group(self) -> str:
@@ -37,7 +38,8 @@ class Member:
 
     @property
     def client(self) -> str:
-        return self.settings.client
+        """Its client id, as the consumer derives it (playground.replica)."""
+        return replica.client_id(self.settings.client, self.number)
 
 
 class Playground:
@@ -87,7 +89,10 @@ class Playground:
                 continue
             service = container.labels.get("com.docker.compose.service", container.name)
             settings = load(read_consumer_settings, environment(container))
-            members.append(Member(service, container, settings))
+            number = replica.number(container.name)
+            if number is not None and number > 1:  # a scaled service's replicas: one name each
+                service = f"{service}-{number}"
+            members.append(Member(service, container, settings, number))
         return sorted(members, key=lambda m: m.service)
 
     def groups(self, group_ids: tuple[str, ...]) -> dict[str, Group]:
