@@ -197,7 +197,7 @@ def test_chaos_connects_with_dot_env_and_kafka_client_env(
         def __init__(self, playground: Any, say: object) -> None:
             self.pg = playground
 
-        def run(self, count: int, interval_s: float) -> None:
+        def run(self, count: int, interval_s: float, faults: str | None) -> None:
             assert self.pg.admin is not None  # the drills' first look at the broker
             raise PlaygroundError("stopped after the first look")
 

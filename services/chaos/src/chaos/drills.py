@@ -25,10 +25,11 @@ from chaos.ledger import Ledger
 from chaos.playground import Member, Playground, PlaygroundError
 from playground.groups import Group
 from playground.host import Container, LogReader, TimedOut, wait_until
-from playground.records import Position, positions, records
+from playground.records import Position, positions, record, records
 
 T = TypeVar("T")
 KILLS = 3
+FAULTS = ("consumers", "brokers")
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
 POLL_S = 1.0
@@ -43,20 +44,41 @@ class Check:
     ledger: Ledger  # everything the stream sent up to this point
     new_duplicates: int
     allowed: int
+    # Seconds from the fault to the group's first batch of a message written after it, on a
+    # partition the fault hit (broker faults only).
+    recovery_s: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.ledger.lost == 0 and self.new_duplicates <= self.allowed
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    """The stream's delivery reports against the topic read back from Kafka at the end."""
+
+    delivered: int  # transactions the producer reported delivered
+    missing: int  # of those, not in the topic at the offset reported (or another id there)
+    repeated: int  # transaction ids of the stream found at more than one offset
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.repeated == 0
+
+    def __str__(self) -> str:
+        return f"delivered={self.delivered} missing={self.missing} repeated={self.repeated}"
+
+
 @dataclass
 class Report:
     checks: list[Check] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # promises broken outside the ledger
+    read_back: ReadBack | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(c.ok for c in self.checks)
+        read_back_ok = self.read_back is None or self.read_back.ok
+        return not self.problems and read_back_ok and all(c.ok for c in self.checks)
 
     def final(self) -> dict[str, Ledger]:
         return {c.group: c.ledger for c in self.checks if c.fault == "drained"}
@@ -74,11 +96,19 @@ class Drills:
         # The ledger's two sides, read incrementally from the containers' logs.
         self._readers: dict[str, LogReader] = {}
         self._sent: set[Position] = set()
+        self._sent_ids: dict[Position, str] = {}
+        # (when, group, partition -> last offset) of every batch processed, for recovery times.
+        self._batches: list[tuple[datetime, str, dict[int, int]]] = []
         self._counts: dict[str, Counter[Position]] = {}
         self._events: dict[str, list[str]] = {}
 
     # ---- the drill sequence ----
-    def run(self, count: int, interval_s: float) -> Report:
+    def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
+        """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
+        broker restart, graceful restarts) or "brokers" (a cluster's: kill -9 a leader); by
+        default "brokers" when the project runs more than one broker."""
+        if faults is None:
+            faults = "brokers" if len(self.pg.brokers()) > 1 else "consumers"
         self.members = self.pg.members()
         if not self.members:
             raise PlaygroundError("no consumer is running: start the playground first (make up)")
@@ -92,17 +122,10 @@ class Drills:
                 SETTLE_S,
                 f"{target.service} to process the stream",
             )
-            for kill in range(1, KILLS + 1):
-                self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
-                target.container.kill()
-                target.container.start()
-                self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
-            self._pause(target)
-            self._checkpoint("pause", {target.group: target.settings.batch_size})
-            self._restart_broker()
-            self._checkpoint("broker restart", self._in_flight(self.members))
-            self._graceful_restarts()
-            self._checkpoint("graceful restarts", {})
+            if faults == "brokers":
+                self._broker_faults()
+            else:
+                self._consumer_faults(target)
             self._wait(
                 lambda: len(self._refresh()) >= count,
                 count * interval_s * 5 + SETTLE_S,
@@ -112,9 +135,97 @@ class Drills:
             self.stream.stop(timeout=60)
             self._expect_exit_0(self.stream, "the stream producer")
             self._checkpoint("drained", {})
+            if faults == "brokers":
+                self._read_back()
         finally:
             self.stream.remove(force=True)
         return self.report
+
+    def _consumer_faults(self, target: Member) -> None:
+        for kill in range(1, KILLS + 1):
+            self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
+            target.container.kill()
+            target.container.start()
+            self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
+        self._pause(target)
+        self._checkpoint("pause", {target.group: target.settings.batch_size})
+        self._restart_broker()
+        self._checkpoint("broker restart", self._in_flight(self.members))
+        self._graceful_restarts()
+        self._checkpoint("graceful restarts", {})
+
+    def _broker_faults(self) -> None:
+        recovery = self._kill_leader(partition=0)
+        # The members keep running; a batch each may be processed again if its commit went to
+        # a coordinator that died, or its partition moved in a rebalance.
+        self._checkpoint("kill -9 leader", self._in_flight(self.members), recovery)
+
+    def _kill_leader(self, partition: int) -> dict[str, float]:
+        """kill -9 the broker that leads `partition`; wait for a new leader and for every group
+        to process a message written after the fault; start the broker again and wait until
+        every replica is back in sync. Returns each group's seconds to recover."""
+        leader = self._wait(
+            lambda: self._leader(partition), SETTLE_S, f"partition {partition} to have a leader"
+        )
+        broker = self.pg.brokers()[leader]
+        ends = self._wait(self._ends, SETTLE_S, "the end offsets")
+        self.say(f"kill -9 broker {leader} ({broker.name}), the leader of partition {partition}")
+        fault = datetime.now(UTC)
+        broker.kill()
+        # No group request while it is down: librdkafka aborts the process when a connection
+        # drops under an admin request to a group coordinator (librdkafka#4605).
+        new = self._wait(
+            lambda: (n := self._leader(partition)) not in (None, leader) and n,
+            SETTLE_S,
+            f"a new leader of partition {partition}",
+        )
+        self.say(f"  broker {new} leads partition {partition} now")
+        after = {partition: ends.get(partition, 0)}
+        recovery = self._wait(
+            lambda: self._recovered(fault, after), SETTLE_S, "every group to process new writes"
+        )
+        self.say(f"  recovered after {', '.join(f'{g}: {s:.1f} s' for g, s in recovery.items())}")
+        self.say(f"start broker {leader} again, wait until every replica is in sync")
+        broker.start()
+        self._wait(lambda: healthy(broker), SETTLE_S, f"broker {leader} to be healthy")
+        self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
+        return recovery
+
+    def _leader(self, partition: int) -> int | None:
+        found = self._try(self.pg.partitions)
+        leader = found[partition].leader if found and partition in found else -1
+        return leader if leader >= 0 else None
+
+    def _in_sync(self) -> bool:
+        found = self._try(self.pg.partitions)
+        return bool(found) and all(
+            set(r.in_sync) == set(r.replicas) for r in (found or {}).values()
+        )
+
+    def _recovered(self, fault: datetime, after: dict[int, int]) -> dict[str, float] | None:
+        """Per group, seconds from `fault` to its first batch holding an offset at or past
+        `after` (partition -> offset); None until every group has one."""
+        self._refresh()
+        first: dict[str, datetime] = {}
+        for when, group, last in self._batches:
+            if any(last.get(p, -1) >= offset for p, offset in after.items()):
+                first[group] = min(first.get(group, when), when)
+        if set(first) != set(self._groups()):
+            return None
+        return {g: max(0.0, (t - fault).total_seconds()) for g, t in sorted(first.items())}
+
+    def _read_back(self) -> None:
+        """Every transaction the stream was told is delivered must be in the topic, once."""
+        ends: dict[int, int] = self._wait(self._ends, SETTLE_S, "the end offsets")
+        self.say("reading the topic back from Kafka")
+        found = self.pg.read_back(ends)
+        missing = [p for p, tid in self._sent_ids.items() if found.get(p) != tid]
+        ours = set(self._sent_ids.values())
+        times = Counter(tid for tid in found.values() if tid in ours)
+        repeated = sum(1 for n in times.values() if n > 1)
+        self.report.read_back = ReadBack(len(self._sent_ids), len(missing), repeated)
+        self.say(f"  read back: {self.report.read_back}")
 
     def _target(self) -> Member:
         """The consumer to hurt: bravo in a shared group if there is one."""
@@ -163,7 +274,9 @@ class Drills:
             m.container.start()
 
     # ---- checking ----
-    def _checkpoint(self, fault: str, allowed: dict[str, int]) -> None:
+    def _checkpoint(
+        self, fault: str, allowed: dict[str, int], recovery: dict[str, float] | None = None
+    ) -> None:
         """Wait until every group committed and logged all the topic holds now; balance."""
         ends: dict[int, int] = self._wait(self._ends, SETTLE_S, "the end offsets")
         timeout_s = max(map(self._session_timeout_s, self.members)) + SETTLE_S
@@ -194,7 +307,9 @@ class Drills:
             )
             now = ledger.balance(below, counts)
             new = now.duplicates - (before.duplicates if before else 0)
-            check = Check(fault, group, now, new, allowed.get(group, 0))
+            check = Check(
+                fault, group, now, new, allowed.get(group, 0), (recovery or {}).get(group)
+            )
             self.report.checks.append(check)
             self.say(
                 f"  {fault}, {group}: {now} (new {new}, allowed {check.allowed})"
@@ -226,16 +341,21 @@ class Drills:
                 self._readers[c.id] = LogReader(c, self.started)
         for r in records(self._readers[self.stream.id].read()):
             if r.get("event") == "transaction_sent":
-                self._sent.add((int(r["partition"]), int(r["offset"])))
+                position = (int(r["partition"]), int(r["offset"]))
+                self._sent.add(position)
+                self._sent_ids[position] = str(r["transaction_id"])
         for m in self.members:
             counts = self._counts.setdefault(m.service, Counter())
             events = self._events.setdefault(m.service, [])
-            for r in records(self._readers[m.container.id].read()):
-                if (name := r.get("event")) is None:
+            for when, line in self._readers[m.container.id].read_stamped():
+                batch = record(line)
+                if batch is None or (name := batch.get("event")) is None:
                     continue
                 events.append(str(name))
                 if name == "batch_processed":
-                    counts.update(positions(r["offsets"]))
+                    counts.update(positions(batch["offsets"]))
+                    last = {int(p): int(o[1]) for p, o in batch["offsets"].items()}
+                    self._batches.append((when, m.group, last))
         return self._sent
 
     # Both read what the last _refresh() gathered: one pass over the logs serves both sides.

@@ -163,13 +163,18 @@ class LogReader:
         self._seen: set[tuple[str, str]] = set()  # stamped lines already read from that second
 
     def read(self) -> list[str]:
-        new: list[str] = []
+        return [line for _, line in self.read_stamped()]
+
+    def read_stamped(self) -> list[tuple[datetime, str]]:
+        """The new lines, each with the time Docker received it."""
+        new: list[tuple[datetime, str]] = []
         for stamped in stamped_lines(self.container, since=self._second):
             if stamped in self._seen:
                 continue
-            second = int(docker_time(stamped[0]).timestamp())
+            when = docker_time(stamped[0])
+            second = int(when.timestamp())
             if second > self._second:
                 self._second, self._seen = second, set()
             self._seen.add(stamped)
-            new.append(stamped[1])
+            new.append((when, stamped[1]))
         return new
