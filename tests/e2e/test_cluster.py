@@ -1,8 +1,10 @@
 """Cluster-only checks (`make e2e BROKERS=3`): the topics are replicated like production, both
-profiles work on three brokers, and a partition leader's death loses nothing.
+profiles work on three brokers, and broker failures lose nothing.
 
-The drill kills (SIGKILL) the broker leading partition 0 while a fast stream of at least 10,000
-transactions flows, with the fan-out and the shared groups reading it. Then the ledger, per
+The drills, while a fast stream of at least 10,000 transactions flows with the fan-out and the
+shared groups reading it: kill (SIGKILL) the broker leading partition 0, then the broker that
+coordinates the shared group, each started again once the groups recovered; then a rolling
+restart of all three, one at a time, each waiting for a full ISR. After each, the ledger, per
 group: lost = 0, new duplicates at most one batch per member (a commit sent to a coordinator
 that died, or a partition moved in a rebalance, repeats at most the batch in flight); every
 transaction the producer was told is delivered is in the topic, read back from Kafka, at the
@@ -73,7 +75,7 @@ def test_both_profiles_process_everything_on_three_brokers(stack: Stack) -> None
 
 
 @pytest.mark.timeout(900)
-def test_killing_a_partition_leader_loses_nothing_and_repeats_at_most_a_batch_per_member(
+def test_broker_drills_lose_nothing_and_repeat_at_most_a_batch_per_member(
     stack: Stack, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
     stack.up(
@@ -103,12 +105,13 @@ def test_killing_a_partition_leader_loses_nothing_and_repeats_at_most_a_batch_pe
     with capsys.disabled():  # the figures belong in CI's output, pass or fail
         Console(width=160).print(table(report))
         print(f"Topic read back: {report.read_back}")
-    assert [c.fault for c in report.checks] == ["kill -9 leader"] * 3 + ["drained"] * 3
+    faults = ["kill -9 leader", "kill -9 coordinator", "rolling restart", "drained"]
+    assert [c.fault for c in report.checks] == [f for f in faults for _ in range(3)]
     assert report.problems == []
     for check in report.checks:
         assert check.ledger.lost == 0, check
         assert check.new_duplicates <= check.allowed, check
-    for check in report.checks[:3]:
+    for check in report.checks[:6]:  # the two kills
         assert check.recovery_s is not None, check
     assert report.read_back is not None
     assert report.read_back.delivered >= STREAM

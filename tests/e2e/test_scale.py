@@ -50,7 +50,7 @@ def test_six_partitions_go_one_or_two_to_each_of_four_members(stack: Stack) -> N
     every = [p for partitions in owned.values() for p in partitions]
     assert sorted(every) == list(range(6)), "disjoint and complete"
 
-    # Each replica logs as itself and processes only what it owns; together, everything.
+    # Together they process everything, once.
     sent = set(stack.wait_sent(SENT))
 
     def processed() -> list[dict[str, Any]] | None:
@@ -62,8 +62,9 @@ def test_six_partitions_go_one_or_two_to_each_of_four_members(stack: Stack) -> N
     done = Counter(p for r in batches for p in positions(r["offsets"]))
     assert set(done) == sent, "everything"
     assert max(done.values()) == 1, "once"
-    for r in batches:
-        assert {int(p) for p in r["offsets"]} <= set(owned[r["client"]]), r
+    # Each replica logs as itself (which partitions each processed depends on when it
+    # joined: the group rebalances as the replicas come up one by one).
+    assert {r["client"] for r in batches} <= set(owned)
 
 
 def test_of_five_members_on_three_partitions_two_are_idle(stack: Stack) -> None:

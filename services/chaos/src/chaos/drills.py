@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
 
 from confluent_kafka import KafkaException
@@ -105,7 +106,8 @@ class Drills:
     # ---- the drill sequence ----
     def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
         """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
-        broker restart, graceful restarts) or "brokers" (a cluster's: kill -9 a leader); by
+        broker restart, graceful restarts) or "brokers" (a cluster's: kill -9 a leader, then a
+        coordinator, a rolling restart); by
         default "brokers" when the project runs more than one broker."""
         if faults is None:
             faults = "brokers" if len(self.pg.brokers()) > 1 else "consumers"
@@ -155,42 +157,56 @@ class Drills:
         self._checkpoint("graceful restarts", {})
 
     def _broker_faults(self) -> None:
-        recovery = self._kill_leader(partition=0)
-        # The members keep running; a batch each may be processed again if its commit went to
-        # a coordinator that died, or its partition moved in a rebalance.
-        self._checkpoint("kill -9 leader", self._in_flight(self.members), recovery)
-
-    def _kill_leader(self, partition: int) -> dict[str, float]:
-        """kill -9 the broker that leads `partition`; wait for a new leader and for every group
-        to process a message written after the fault; start the broker again and wait until
-        every replica is back in sync. Returns each group's seconds to recover."""
-        leader = self._wait(
-            lambda: self._leader(partition), SETTLE_S, f"partition {partition} to have a leader"
+        # The members keep running through each: a batch each may be processed again if its
+        # commit went to a coordinator that died, or its partition moved in a rebalance.
+        in_flight = self._in_flight(self.members)
+        leader = self._wait(lambda: self._leader(0), SETTLE_S, "partition 0 to have a leader")
+        recovery = self._kill_broker(leader, "the leader of partition 0", {0})
+        self._checkpoint("kill -9 leader", in_flight, recovery)
+        group = self._target().group
+        coordinator = self._wait(
+            lambda: self._try(self.pg.coordinator, group), SETTLE_S, f"{group}'s coordinator"
         )
-        broker = self.pg.brokers()[leader]
+        recovery = self._kill_broker(coordinator, f"the coordinator of {group}", None)
+        self._checkpoint("kill -9 coordinator", in_flight, recovery)
+        self._rolling_restart()
+        self._checkpoint("rolling restart", in_flight)
+
+    def _kill_broker(
+        self, broker_id: int, role: str, partitions: set[int] | None
+    ) -> dict[str, float]:
+        """kill -9 a broker; wait until every group processes a message written after the
+        fault to `partitions` (None: to any); start the broker again and wait until every
+        replica is back in sync. Returns each group's seconds to recover."""
+        broker = self.pg.brokers()[broker_id]
         ends = self._wait(self._ends, SETTLE_S, "the end offsets")
-        self.say(f"kill -9 broker {leader} ({broker.name}), the leader of partition {partition}")
+        after = {p: o for p, o in ends.items() if partitions is None or p in partitions}
+        self.say(f"kill -9 broker {broker_id} ({broker.name}), {role}")
         fault = datetime.now(UTC)
         broker.kill()
         # No group request while it is down: librdkafka aborts the process when a connection
         # drops under an admin request to a group coordinator (librdkafka#4605).
-        new = self._wait(
-            lambda: (n := self._leader(partition)) not in (None, leader) and n,
-            SETTLE_S,
-            f"a new leader of partition {partition}",
-        )
-        self.say(f"  broker {new} leads partition {partition} now")
-        after = {partition: ends.get(partition, 0)}
         recovery = self._wait(
             lambda: self._recovered(fault, after), SETTLE_S, "every group to process new writes"
         )
         self.say(f"  recovered after {', '.join(f'{g}: {s:.1f} s' for g, s in recovery.items())}")
-        self.say(f"start broker {leader} again, wait until every replica is in sync")
+        self.say(f"start broker {broker_id} again, wait until every replica is in sync")
         broker.start()
-        self._wait(lambda: healthy(broker), SETTLE_S, f"broker {leader} to be healthy")
+        self._wait(lambda: healthy(broker), SETTLE_S, f"broker {broker_id} to be healthy")
         self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
         self.pg.reconnect()
         return recovery
+
+    def _rolling_restart(self) -> None:
+        """Stop (SIGTERM: a controlled shutdown hands its leaderships over first) and start
+        each broker in turn, each time waiting until every replica is back in sync."""
+        for broker_id, broker in sorted(self.pg.brokers().items()):
+            self.say(f"rolling restart: broker {broker_id} ({broker.name})")
+            broker.stop(timeout=60)
+            broker.start()
+            self._wait(partial(healthy, broker), SETTLE_S, f"broker {broker_id} to be healthy")
+            self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
 
     def _leader(self, partition: int) -> int | None:
         found = self._try(self.pg.partitions)

@@ -144,6 +144,11 @@ class Playground:
             for p, m in topic.partitions.items()
         }
 
+    def coordinator(self, group_id: str) -> int:
+        """The id of the broker that coordinates the group."""
+        found = self.admin.describe_consumer_groups([group_id], request_timeout=10)[group_id]
+        return int(found.result(timeout=10).coordinator.id)
+
     def read_back(self, ends: dict[int, int]) -> dict[Position, str]:
         """(partition, offset) -> transaction id of every message below `ends`, read from
         Kafka itself: what the topic holds, not what anybody logged."""
