@@ -32,6 +32,8 @@ from playground.kafka import admin_config, consumer_config
 from tests.e2e.conftest import BROKERS
 from tests.e2e.stack import ADMIN_TIMEOUT_S, Stack
 from tests.e2e.test_scenarios import SHARED, wait_committed_to_end, wait_processed
+from watch.broker import Broker
+from watch.render import as_text
 
 pytestmark = pytest.mark.skipif(BROKERS != 3, reason="cluster only: make e2e BROKERS=3")
 
@@ -61,6 +63,19 @@ def test_every_topic_has_three_replicas_and_needs_two_in_sync(stack: Stack) -> N
             assert len(p.replicas) == 3, (name, p)
             assert {n.id for n in p.isr} == {n.id for n in p.replicas}, (name, p)
         assert min_isr(stack.admin, name) == "2", name
+
+
+def test_the_view_shows_each_partition_s_leader_replicas_and_isr(stack: Stack) -> None:
+    stack.up("fanout", PRODUCER_COUNT=str(SENT), PRODUCER_INTERVAL_S="0.02")
+    stack.wait_sent(SENT)
+    snapshot = Broker(stack.admin, stack.env["TOPIC"]).snapshot()
+    for p in snapshot.partitions:
+        assert sorted(p.replicas) == [1, 2, 3], p
+        assert sorted(p.isr) == [1, 2, 3], p
+        assert p.leader in p.replicas, p
+    leaders = {p.leader for p in snapshot.partitions}
+    assert len(leaders) == 3, "the three partitions' leadership is spread over the brokers"
+    assert "under-replicated" not in as_text(snapshot)
 
 
 def test_both_profiles_process_everything_on_three_brokers(stack: Stack) -> None:
