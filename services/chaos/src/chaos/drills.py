@@ -26,7 +26,7 @@ from chaos.ledger import Ledger
 from chaos.playground import Member, Playground, PlaygroundError
 from playground.groups import Group
 from playground.host import Container, LogReader, TimedOut, wait_until
-from playground.records import Position, positions, record, records
+from playground.records import Position, positions, record
 
 T = TypeVar("T")
 KILLS = 3
@@ -45,8 +45,8 @@ class Check:
     ledger: Ledger  # everything the stream sent up to this point
     new_duplicates: int
     allowed: int
-    # Seconds from the fault to the group's first batch of a message written after it, on a
-    # partition the fault hit (broker faults only).
+    # Seconds from the fault to the group's first batch of a message acknowledged after it,
+    # on a partition the fault hit (broker faults only).
     recovery_s: float | None = None
 
     @property
@@ -98,6 +98,7 @@ class Drills:
         self._readers: dict[str, LogReader] = {}
         self._sent: set[Position] = set()
         self._sent_ids: dict[Position, str] = {}
+        self._acked: list[tuple[datetime, Position]] = []  # when each delivery report was logged
         # (when, group, partition -> last offset) of every batch processed, for recovery times.
         self._batches: list[tuple[datetime, str, dict[int, int]]] = []
         self._counts: dict[str, Counter[Position]] = {}
@@ -179,15 +180,15 @@ class Drills:
         fault to `partitions` (None: to any); start the broker again and wait until every
         replica is back in sync. Returns each group's seconds to recover."""
         broker = self.pg.brokers()[broker_id]
-        ends = self._wait(self._ends, SETTLE_S, "the end offsets")
-        after = {p: o for p, o in ends.items() if partitions is None or p in partitions}
         self.say(f"kill -9 broker {broker_id} ({broker.name}), {role}")
         fault = datetime.now(UTC)
         broker.kill()
         # No group request while it is down: librdkafka aborts the process when a connection
         # drops under an admin request to a group coordinator (librdkafka#4605).
         recovery = self._wait(
-            lambda: self._recovered(fault, after), SETTLE_S, "every group to process new writes"
+            lambda: self._recovered(fault, partitions),
+            SETTLE_S,
+            "every group to process new writes",
         )
         self.say(f"  recovered after {', '.join(f'{g}: {s:.1f} s' for g, s in recovery.items())}")
         self.say(f"start broker {broker_id} again, wait until every replica is in sync")
@@ -219,17 +220,22 @@ class Drills:
             set(r.in_sync) == set(r.replicas) for r in (found or {}).values()
         )
 
-    def _recovered(self, fault: datetime, after: dict[int, int]) -> dict[str, float] | None:
-        """Per group, seconds from `fault` to its first batch holding an offset at or past
-        `after` (partition -> offset); None until every group has one."""
+    def _recovered(self, fault: datetime, partitions: set[int] | None) -> dict[str, float] | None:
+        """Per group, seconds from `fault` to its first batch holding a message of
+        `partitions` (None: any) acknowledged after the fault; None until every group has one.
+        Acknowledged after: past the highest offset whose delivery report was logged by then."""
         self._refresh()
+        acked: dict[int, int] = {}
+        for when, (p, offset) in self._acked:
+            if when <= fault and (partitions is None or p in partitions):
+                acked[p] = max(acked.get(p, -1), offset)
         first: dict[str, datetime] = {}
         for when, group, last in self._batches:
-            if any(last.get(p, -1) >= offset for p, offset in after.items()):
+            if when > fault and any(last.get(p, -1) > o for p, o in acked.items()):
                 first[group] = min(first.get(group, when), when)
-        if set(first) != set(self._groups()):
+        if not acked or set(first) != set(self._groups()):
             return None
-        return {g: max(0.0, (t - fault).total_seconds()) for g, t in sorted(first.items())}
+        return {g: (t - fault).total_seconds() for g, t in sorted(first.items())}
 
     def _read_back(self) -> None:
         """Every transaction the stream was told is delivered must be in the topic, once."""
@@ -355,11 +361,13 @@ class Drills:
         for c in (self.stream, *(m.container for m in self.members)):
             if c.id not in self._readers:
                 self._readers[c.id] = LogReader(c, self.started)
-        for r in records(self._readers[self.stream.id].read()):
-            if r.get("event") == "transaction_sent":
-                position = (int(r["partition"]), int(r["offset"]))
+        for when, line in self._readers[self.stream.id].read_stamped():
+            sent = record(line)
+            if sent is not None and sent.get("event") == "transaction_sent":
+                position = (int(sent["partition"]), int(sent["offset"]))
                 self._sent.add(position)
-                self._sent_ids[position] = str(r["transaction_id"])
+                self._sent_ids[position] = str(sent["transaction_id"])
+                self._acked.append((when, position))
         for m in self.members:
             counts = self._counts.setdefault(m.service, Counter())
             events = self._events.setdefault(m.service, [])
