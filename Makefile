@@ -45,7 +45,7 @@ scenario:
 
 # Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and
 # exits 130, which is no error of the user's.
-play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
+play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared, BROKERS=1|3); Ctrl+C stops it
 	@echo "$(COMPOSE) --profile $(PROFILE) up"
 	@$(COMPOSE) --profile $(PROFILE) up --menu=false || [ $$? -eq 130 ]
 
