@@ -120,13 +120,13 @@ def test_broker_drills_lose_nothing_and_repeat_at_most_a_batch_per_member(
     with capsys.disabled():  # the figures belong in CI's output, pass or fail
         Console(width=160).print(table(report))
         print(f"Topic read back: {report.read_back}")
-    faults = ["kill -9 leader", "kill -9 coordinator", "rolling restart", "drained"]
+    faults = ["kill -9 leader", "kill -9 coordinator", "rolling restart", "cut off", "drained"]
     assert [c.fault for c in report.checks] == [f for f in faults for _ in range(3)]
     assert report.problems == []
     for check in report.checks:
         assert check.ledger.lost == 0, check
         assert check.new_duplicates <= check.allowed, check
-    for check in report.checks[:6]:  # the two kills
+    for check in report.checks[:6] + report.checks[9:12]:  # the two kills and the cut
         assert check.recovery_s is not None, check
     assert report.read_back is not None
     assert report.read_back.delivered >= STREAM

@@ -47,7 +47,8 @@ console = Console(highlight=False, width=max(Console().width, 100))
     "--faults",
     type=click.Choice(FAULTS),
     help="consumers: kill -9, pause, broker restart, graceful restarts; brokers (three-broker "
-    "cluster): kill -9 a partition's leader, then a group's coordinator, a rolling restart.  "
+    "cluster): kill -9 a partition's leader, then a group's coordinator, a rolling restart, "
+    "a broker cut off the network.  "
     "[default: brokers on a cluster, else consumers]",
 )
 def main(

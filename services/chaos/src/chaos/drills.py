@@ -31,6 +31,7 @@ from playground.records import Position, positions, record
 T = TypeVar("T")
 KILLS = 3
 FAULTS = ("consumers", "brokers")
+CUT_OFF_S = 35  # longer than replica.lag.time.max.ms (30 s by default)
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
 POLL_S = 1.0
@@ -99,8 +100,8 @@ class Drills:
         self._sent: set[Position] = set()
         self._sent_ids: dict[Position, str] = {}
         self._acked: list[tuple[datetime, Position]] = []  # when each delivery report was logged
-        # (when, group, partition -> last offset) of every batch processed, for recovery times.
-        self._batches: list[tuple[datetime, str, dict[int, int]]] = []
+        # (when, group, positions) of every batch processed, for recovery times.
+        self._batches: list[tuple[datetime, str, list[Position]]] = []
         self._counts: dict[str, Counter[Position]] = {}
         self._events: dict[str, list[str]] = {}
 
@@ -172,6 +173,8 @@ class Drills:
         self._checkpoint("kill -9 coordinator", in_flight, recovery)
         self._rolling_restart()
         self._checkpoint("rolling restart", in_flight)
+        recovery = self._cut_off(max(self.pg.brokers()))
+        self._checkpoint("cut off", in_flight, recovery)
 
     def _kill_broker(
         self, broker_id: int, role: str, partitions: set[int] | None
@@ -198,6 +201,41 @@ class Drills:
         self.pg.reconnect()
         return recovery
 
+    def _cut_off(self, broker_id: int) -> dict[str, float]:
+        """Disconnect a broker from the network for longer than replica.lag.time.max.ms: the
+        controller fences it, its partitions get new leaders and the ISR shrinks without it.
+        Reconnect it and wait until every replica is back in sync. Returns the recovery time
+        of every group, to the first batch of a message acknowledged after the cut."""
+        broker = self.pg.brokers()[broker_id]
+        network, aliases = self.pg.network_of(broker)
+        self.say(f"cut broker {broker_id} ({broker.name}) off the network for {CUT_OFF_S} s")
+        fault = datetime.now(UTC)
+        network.disconnect(broker)
+        try:
+            recovery = self._wait(
+                lambda: self._recovered(fault, None), SETTLE_S, "every group to process new writes"
+            )
+            self._wait(
+                lambda: self._out_of_sync(broker_id, fault),
+                SETTLE_S,
+                f"{CUT_OFF_S} s to pass and broker {broker_id} to drop out of every ISR",
+            )
+            self.say(f"  broker {broker_id} is out of every ISR")
+        finally:
+            network.connect(broker, aliases=aliases)
+        self.say(f"reconnected broker {broker_id}, wait until every replica is in sync")
+        self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
+        return recovery
+
+    def _out_of_sync(self, broker_id: int, since: datetime) -> bool:
+        found = self._try(self.pg.partitions)
+        return (
+            (datetime.now(UTC) - since).total_seconds() > CUT_OFF_S
+            and found is not None
+            and all(broker_id not in r.in_sync for r in found.values())
+        )
+
     def _rolling_restart(self) -> None:
         """Stop (SIGTERM: a controlled shutdown hands its leaderships over first) and start
         each broker in turn, each time waiting until every replica is back in sync."""
@@ -221,19 +259,21 @@ class Drills:
         )
 
     def _recovered(self, fault: datetime, partitions: set[int] | None) -> dict[str, float] | None:
-        """Per group, seconds from `fault` to its first batch holding a message of
-        `partitions` (None: any) acknowledged after the fault; None until every group has one.
-        Acknowledged after: past the highest offset whose delivery report was logged by then."""
+        """Per group, seconds from `fault` to its first batch holding a transaction of the
+        stream, on `partitions` (None: any), whose delivery report was logged after the fault;
+        None until every group has one. (The playground's own producer writes to the topic
+        too: only the stream's transactions count, by the positions its reports give.)"""
         self._refresh()
-        acked: dict[int, int] = {}
-        for when, (p, offset) in self._acked:
-            if when <= fault and (partitions is None or p in partitions):
-                acked[p] = max(acked.get(p, -1), offset)
+        late = {
+            position
+            for when, position in self._acked
+            if when > fault and (partitions is None or position[0] in partitions)
+        }
         first: dict[str, datetime] = {}
-        for when, group, last in self._batches:
-            if when > fault and any(last.get(p, -1) > o for p, o in acked.items()):
+        for when, group, done in self._batches:
+            if when > fault and not late.isdisjoint(done):
                 first[group] = min(first.get(group, when), when)
-        if not acked or set(first) != set(self._groups()):
+        if set(first) != set(self._groups()):
             return None
         return {g: (t - fault).total_seconds() for g, t in sorted(first.items())}
 
@@ -377,9 +417,9 @@ class Drills:
                     continue
                 events.append(str(name))
                 if name == "batch_processed":
-                    counts.update(positions(batch["offsets"]))
-                    last = {int(p): int(o[1]) for p, o in batch["offsets"].items()}
-                    self._batches.append((when, m.group, last))
+                    done = positions(batch["offsets"])
+                    counts.update(done)
+                    self._batches.append((when, m.group, done))
         return self._sent
 
     # Both read what the last _refresh() gathered: one pass over the logs serves both sides.

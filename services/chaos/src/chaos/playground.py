@@ -144,6 +144,13 @@ class Playground:
             for p, m in topic.partitions.items()
         }
 
+    def network_of(self, container: Container) -> tuple[Any, list[str]]:
+        """The container's (first) network and its aliases there, to reconnect it as it was:
+        the other brokers find it by its Compose alias (kafka-2, ...)."""
+        name, settings = next(iter(container.attrs["NetworkSettings"]["Networks"].items()))
+        aliases = [a for a in settings.get("Aliases") or [] if a != container.id[:12]]
+        return self.docker.networks.get(name), aliases
+
     def coordinator(self, group_id: str) -> int:
         """The id of the broker that coordinates the group."""
         found = self.admin.describe_consumer_groups([group_id], request_timeout=10)[group_id]
