@@ -4,11 +4,25 @@
 SHELL := /bin/bash
 PROFILE ?= fanout
 PROFILES := fanout shared
+# BROKERS=3 lays compose.cluster.yaml over compose.yaml: three brokers, replication factor 3.
+BROKERS ?= 1
 export UV_PYTHON_DOWNLOADS := never
+CLUSTER_FILES := compose.yaml:compose.cluster.yaml
+COMPOSE_FILES := $(if $(filter 3,$(BROKERS)),$(CLUSTER_FILES),compose.yaml)
+# BROKERS given (command line or environment) decides for every target. Otherwise play and up
+# start one broker, and the other targets (logs, watch, chaos, ...) follow .env's COMPOSE_FILE,
+# which play and up write: `make logs` after `make up BROKERS=3` follows the cluster.
+ifneq ($(origin BROKERS),file)
+export COMPOSE_FILE := $(COMPOSE_FILES)
+endif
+KAFKA_SERVICES := kafka $(if $(filter 3,$(BROKERS)),kafka-2 kafka-3)
 COMPOSE := docker compose
 ALL_PROFILES := --profile '*'
 ifneq ($(filter-out $(PROFILES),$(PROFILE)),)
 $(error PROFILE must be one of: $(PROFILES) (not '$(PROFILE)'))
+endif
+ifneq ($(filter-out 1 3,$(BROKERS)),)
+$(error BROKERS must be 1 or 3 (not '$(BROKERS)'))
 endif
 # Found (or installed) on first use only, so `make help` or `make down` never installs anything.
 UV = $(eval UV := $$(shell infra/host/ensure-uv.sh))$(UV)
@@ -26,13 +40,15 @@ images: docker ## Official images if a registry answers, else build them offline
 	@infra/images/ensure.sh
 
 # Stopped containers of earlier runs go first: Compose would start them again on the network a
-# `docker compose down` of other profiles removed ("network ... not found").
+# `docker compose down` of other profiles removed ("network ... not found"). The broker mode
+# goes into .env as COMPOSE_FILE, so plain `docker compose` and make's other targets follow it.
 scenario:
+	@infra/host/dotenv.sh COMPOSE_FILE $(COMPOSE_FILES)
 	@$(COMPOSE) $(ALL_PROFILES) rm -f >/dev/null 2>&1 || true
 
 # Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and
 # exits 130, which is no error of the user's.
-play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared); Ctrl+C stops it
+play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared, BROKERS=1|3); Ctrl+C stops it
 	@echo "$(COMPOSE) --profile $(PROFILE) up"
 	@$(COMPOSE) --profile $(PROFILE) up || [ $$? -eq 130 ]
 
@@ -49,17 +65,18 @@ chaos: ## Fault drills against the running playground (after `make up`), then th
 	$(UV) run --locked playground-chaos
 
 bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (its run time: docs/bench.md)
-	$(COMPOSE) up -d --wait kafka
+	$(COMPOSE) up -d --wait $(KAFKA_SERVICES)
 	$(UV) run --locked playground-bench $(BENCH_ARGS)
 
 provision: images ## Start the broker and create the topic only
 	$(COMPOSE) up provision
 
+# Both files whatever BROKERS says: a cluster's other brokers and their volumes go too.
 down: ## Stop and remove the containers (the broker's data volume stays)
-	$(COMPOSE) $(ALL_PROFILES) down
+	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down
 
 clean: ## Stop everything and delete the broker's data
-	$(COMPOSE) $(ALL_PROFILES) down -v
+	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down -v
 
 # pytest exits 5 when it collected no test: for us that is a failure, not a pass.
 define pytest

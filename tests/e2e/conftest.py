@@ -1,4 +1,5 @@
-"""e2e fixtures: one broker for the whole session; each test gets its own topic and groups."""
+"""e2e fixtures: one broker (or cluster) for the whole session; each test gets its own topic and
+groups."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.stack import Stack
+
+# `make e2e BROKERS=3` runs the suite on the three-broker cluster, in a Compose project of its
+# own (E2E_PROJECT names another), so that a single-broker run can go on beside it.
+BROKERS = int(os.environ.get("BROKERS") or 1)
+CLUSTER_SUFFIX = {1: "", 3: "-cluster"}
 
 
 def free_port() -> int:
@@ -28,11 +34,16 @@ def broker() -> Iterator[Stack]:
     ):
         pytest.fail("e2e tests need a running Docker engine: run `make e2e` (it starts one)")
     # E2E_PROJECT: another Compose project, so a second worktree's e2e run can share the engine.
-    project = os.environ.get("E2E_PROJECT") or "kafka-playground-e2e"
-    stack = Stack(project=project, host_port=free_port(), web_port=free_port())
+    stack = Stack(
+        project=os.environ.get("E2E_PROJECT") or f"kafka-playground-e2e{CLUSTER_SUFFIX[BROKERS]}",
+        host_port=free_port(),
+        web_port=free_port(),
+        brokers=BROKERS,
+        other_ports=[free_port() for _ in range(BROKERS - 1)],
+    )
     stack.compose("down", "-v", "--remove-orphans")
     stack.compose("build", "-q", "provision")  # the one image every Python service runs
-    stack.compose("up", "-d", "--wait", "kafka")
+    stack.compose("up", "-d", "--wait", *stack.brokers_services)
     yield stack
     stack.compose("--profile", "fanout", "--profile", "shared", "down", "-v", "--remove-orphans")
 

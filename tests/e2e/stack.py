@@ -24,11 +24,16 @@ ADMIN_TIMEOUT_S = 30
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 
+CLUSTER_FILES = "compose.yaml:compose.cluster.yaml"
+
+
 @dataclass
 class Stack:
     project: str
-    host_port: int
+    host_port: int  # the broker's, or in a cluster node 1's (`kafka`)
     web_port: int
+    brokers: int = 1  # 3: compose.cluster.yaml laid over compose.yaml
+    other_ports: list[int] = field(default_factory=list)  # kafka-2's and kafka-3's
     env: dict[str, str] = field(default_factory=dict)
     _retired: list[AdminClient] = field(default_factory=list)
 
@@ -39,10 +44,13 @@ class Stack:
         full_env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
+            # Whatever .env says (`make play BROKERS=3` writes COMPOSE_FILE there).
+            "COMPOSE_FILE": CLUSTER_FILES if self.brokers == 3 else "compose.yaml",
             "KAFKA_HOST_PORT": str(self.host_port),
             "WEB_PORT": str(self.web_port),
             # The socket's group, so the web service may read the consumers' logs.
             **({"DOCKER_GID": str(DOCKER_SOCKET.stat().st_gid)} if DOCKER_SOCKET.exists() else {}),
+            **{f"KAFKA_HOST_PORT_{n}": str(p) for n, p in enumerate(self.other_ports, start=2)},
             "LOG_FORMAT": "json",
             **self.env,
             **(env or {}),
@@ -62,9 +70,19 @@ class Stack:
             )
         return result
 
-    def up(self, *profiles: str, **extra_env: str) -> None:
+    @property
+    def brokers_services(self) -> list[str]:
+        return ["kafka", "kafka-2", "kafka-3"][: self.brokers]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Every broker, from the host."""
+        return ",".join(f"localhost:{p}" for p in [self.host_port, *self.other_ports])
+
+    def up(self, *profiles: str, scale: Mapping[str, int] | None = None, **extra_env: str) -> None:
         flags = [arg for p in profiles for arg in ("--profile", p)]
-        self.compose(*flags, "up", "-d", "--no-build", env=extra_env)
+        scaled = [arg for s, n in (scale or {}).items() for arg in ("--scale", f"{s}={n}")]
+        self.compose(*flags, "up", "-d", "--no-build", *scaled, env=extra_env)
 
     def remove_services(self) -> None:
         """Stop and remove everything but the broker, which the tests share."""
@@ -142,7 +160,7 @@ class Stack:
     def admin(self) -> AdminClient:
         # Kept for the stack's lifetime: an AdminClient destroyed while a request is pending
         # leaves that request's future waiting forever.
-        return AdminClient({"bootstrap.servers": f"localhost:{self.host_port}"})
+        return AdminClient({"bootstrap.servers": self.bootstrap_servers})
 
     def reconnect(self) -> None:
         """Use a new AdminClient from now on: librdkafka's old one may never reach a group

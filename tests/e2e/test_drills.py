@@ -50,7 +50,7 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
         lambda: AdminClient(admin_config(kafka, "e2e-drills")),
     )
 
-    report = Drills(playground).run(count=SENT, interval_s=0.003)
+    report = Drills(playground).run(count=SENT, interval_s=0.003, faults="consumers")
 
     with capsys.disabled():  # the figures belong in CI's output, pass or fail
         Console(width=160).print(table(report))

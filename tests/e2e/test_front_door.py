@@ -112,7 +112,9 @@ class Terminal:
 def compose_env(project: str, port: int, **extra: str) -> dict[str, str]:
     """The environment of a new terminal, with this test's own Compose project and ports (the
     web page's too: another playground may have 8080)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST", "BROKERS"))
+    }
     ports = {"KAFKA_HOST_PORT": str(port), "WEB_PORT": str(free_port())}
     return {**env, "COMPOSE_PROJECT_NAME": project, **ports, **extra}
 
@@ -239,7 +241,9 @@ def newcomer_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_plain_compose_commands_work_as_typed(newcomer_dir: Path) -> None:
     project = PLAIN_PROJECT
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST", "BROKERS"))
+    }
 
     def typed(command: str, timeout_s: float = 300) -> str:
         result = subprocess.run(

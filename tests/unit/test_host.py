@@ -36,7 +36,7 @@ KAFKA_CLIENT_SASL_USERNAME=alice
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A checkout with no settings of its own, run from its root as `make` does."""
     for name in list(os.environ):
-        if name.startswith("KAFKA_") or name in ("TOPIC", "COMPOSE_PROJECT_NAME"):
+        if name.startswith("KAFKA_") or name in ("TOPIC", "COMPOSE_PROJECT_NAME", "COMPOSE_FILE"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -58,6 +58,18 @@ def test_the_environment_wins_over_dot_env(repo: Path, monkeypatch: pytest.Monke
     assert host.bootstrap_servers() == "localhost:29092"
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker.example:9093")
     assert host.bootstrap_servers() == "broker.example:9093"
+
+
+def test_in_cluster_mode_the_default_is_all_three_brokers(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / ".env").write_text("COMPOSE_FILE=compose.yaml:compose.cluster.yaml\n")
+    assert host.bootstrap_servers() == "localhost:9092,localhost:9093,localhost:9094"
+    monkeypatch.setenv("KAFKA_HOST_PORT", "39092")
+    monkeypatch.setenv("KAFKA_HOST_PORT_3", "39094")
+    assert host.bootstrap_servers() == "localhost:39092,localhost:9093,localhost:39094"
+    monkeypatch.setenv("COMPOSE_FILE", "compose.yaml")  # make's BROKERS=1 wins over .env
+    assert host.bootstrap_servers() == "localhost:39092"
 
 
 def test_host_options_default_to_what_compose_sees(repo: Path) -> None:
@@ -185,7 +197,7 @@ def test_chaos_connects_with_dot_env_and_kafka_client_env(
         def __init__(self, playground: Any, say: object) -> None:
             self.pg = playground
 
-        def run(self, count: int, interval_s: float) -> None:
+        def run(self, count: int, interval_s: float, faults: str | None) -> None:
             assert self.pg.admin is not None  # the drills' first look at the broker
             raise PlaygroundError("stopped after the first look")
 

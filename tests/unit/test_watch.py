@@ -264,3 +264,21 @@ def test_the_protocol_is_named_as_kafka_names_it() -> None:
 
     assert protocol(ConsumerGroupType.CONSUMER) == "Consumer"
     assert protocol(ConsumerGroupType.CLASSIC) == "Classic"
+
+
+def test_on_a_cluster_each_partition_shows_leader_replicas_and_isr() -> None:
+    time = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    partitions = (
+        PartitionView(0, 10, leader=2, replicas=(1, 2, 3), isr=(2, 3)),
+        PartitionView(1, 20, leader=2, replicas=(2, 3, 1), isr=(2, 3, 1)),
+    )
+    text = as_text(Snapshot(time, "transactions", partitions, ()))
+    rows = [line.split() for line in text.splitlines() if line.strip("│ ")[:1].isdigit()]
+    assert rows[0][1:8] == ["0", "10", "-", "2", "1,2,3", "2,3", "under-replicated"]
+    assert rows[1][1:8] == ["1", "20", "-", "2", "2,3,1", "2,3,1", "│"]
+
+
+def test_a_single_broker_shows_no_replication_columns() -> None:
+    time = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    partitions = (PartitionView(0, 10, leader=1, replicas=(1,), isr=(1,)),)
+    assert "in sync" not in as_text(Snapshot(time, "transactions", partitions, ()))

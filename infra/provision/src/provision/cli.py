@@ -9,7 +9,7 @@ from playground import logs
 from playground.cli import load_settings
 from playground.kafka import admin_config
 from provision import settings
-from provision.topics import TopicMismatch, ensure_topic, wait_for_broker
+from provision.topics import TopicMismatch, ensure_topic, wait_for_brokers
 
 
 @click.command()
@@ -24,10 +24,18 @@ def main(partitions: int | None, replication_factor: int | None) -> None:
     logs.configure(config.log, static={"service": "provision"})
     admin = AdminClient(admin_config(config.kafka, "provision"))
     try:
-        wait_for_broker(admin, config.wait_s)
+        # A topic with replication factor N needs N brokers: in a cluster that is still
+        # starting, wait for all of them rather than fail to create it.
+        wait_for_brokers(admin, config.replication_factor, config.wait_s)
         # The dead-letter topic mirrors the main one, so a poison message keeps its partition:
         # the consumer writes each dead letter to its poison's partition number.
         for topic in (config.kafka.topic, config.kafka.dead_letter_topic):
-            ensure_topic(admin, topic, config.partitions, config.replication_factor)
+            ensure_topic(
+                admin,
+                topic,
+                config.partitions,
+                config.replication_factor,
+                config.min_insync_replicas,
+            )
     except (TimeoutError, TopicMismatch) as exc:
         raise click.ClickException(str(exc)) from None

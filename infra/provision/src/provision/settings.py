@@ -13,6 +13,8 @@ class ProvisionSettings:
     log: LogSettings
     partitions: int
     replication_factor: int
+    # None: the broker's default (min.insync.replicas, 1 unless the cluster says otherwise).
+    min_insync_replicas: int | None
     wait_s: float
 
 
@@ -22,5 +24,6 @@ def read(env: Env) -> ProvisionSettings:
         log=log_settings(env),
         partitions=env.int("TOPIC_PARTITIONS", 3, validate=at_least(1)),
         replication_factor=env.int("TOPIC_REPLICATION_FACTOR", 1, validate=at_least(1)),
+        min_insync_replicas=env.int("TOPIC_MIN_INSYNC_REPLICAS", None, validate=at_least(1)),
         wait_s=env.float("PROVISION_WAIT_S", 60.0, validate=at_least(0)),
     )

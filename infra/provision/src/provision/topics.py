@@ -16,27 +16,43 @@ class TopicMismatch(Exception):
     """The topic exists with another partition count: we do not change it behind your back."""
 
 
-def wait_for_broker(admin: AdminClient, deadline_s: float) -> None:
-    """Return once the cluster answers a metadata request; raise after `deadline_s`."""
+def wait_for_brokers(admin: AdminClient, brokers: int, deadline_s: float) -> None:
+    """Return once the cluster answers a metadata request and names at least `brokers` brokers
+    (those registered with the controller and not fenced); raise after `deadline_s`."""
     give_up = time.monotonic() + deadline_s
     while True:
         try:
-            admin.list_topics(timeout=5)
-            return
+            found = len(admin.list_topics(timeout=5).brokers)
+            if found >= brokers:
+                return
+            problem = f"{found} of {brokers} brokers registered"
         except KafkaException as exc:
-            if time.monotonic() >= give_up:
-                raise TimeoutError(f"no answer from Kafka after {deadline_s:g} s: {exc}") from None
-            log.info("Waiting for Kafka...", extra={"event": "waiting_for_broker"})
-            time.sleep(1)
+            problem = str(exc)
+        if time.monotonic() >= give_up:
+            raise TimeoutError(f"Kafka not ready after {deadline_s:g} s: {problem}")
+        log.info("Waiting for Kafka... (%s)", problem, extra={"event": "waiting_for_broker"})
+        time.sleep(1)
 
 
-def ensure_topic(admin: AdminClient, name: str, partitions: int, replication_factor: int) -> bool:
+def ensure_topic(
+    admin: AdminClient,
+    name: str,
+    partitions: int,
+    replication_factor: int,
+    min_insync_replicas: int | None = None,
+) -> bool:
     """Create `name` unless it exists; return True when it was created.
 
     Raises TopicMismatch when it exists with another partition count.
     """
+    config = (
+        {} if min_insync_replicas is None else {"min.insync.replicas": f"{min_insync_replicas}"}
+    )
+    topic = NewTopic(
+        name, num_partitions=partitions, replication_factor=replication_factor, config=config
+    )
     future = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)],
+        [topic],
         operation_timeout=30,
     )[name]
     try:

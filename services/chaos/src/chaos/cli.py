@@ -6,17 +6,18 @@ from datetime import datetime
 
 import click
 import docker
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 from docker.errors import DockerException
 from rich.console import Console
 from rich.table import Table
 
-from chaos.drills import Drills, Report
+from chaos.drills import FAULTS, Drills, Report
 from chaos.playground import Playground, PlaygroundError
 from playground import host
 from playground.cli import host_option
 from playground.host import TimedOut
-from playground.kafka import admin_config
+from playground.kafka import admin_config, consumer_config
 
 # Wide enough for the ledger table even when the output is a pipe (80 columns by default).
 console = Console(highlight=False, width=max(Console().width, 100))
@@ -42,7 +43,22 @@ console = Console(highlight=False, width=max(Console().width, 100))
     show_default=True,
     help="Seconds between two transactions of the stream.",
 )
-def main(bootstrap_servers: str, topic: str, project: str, count: int, interval: float) -> None:
+@click.option(
+    "--faults",
+    type=click.Choice(FAULTS),
+    help="consumers: kill -9, pause, broker restart, graceful restarts; brokers (three-broker "
+    "cluster): kill -9 a partition's leader, then a group's coordinator, a rolling restart, "
+    "a broker cut off the network.  "
+    "[default: brokers on a cluster, else consumers]",
+)
+def main(
+    bootstrap_servers: str,
+    topic: str,
+    project: str,
+    count: int,
+    interval: float,
+    faults: str | None,
+) -> None:
     """Fault drills on the running playground: kill -9 a consumer three times, pause it past
     its session timeout, restart the broker, restart every consumer gracefully; all while a
     fast stream of transactions flows. Then print the ledger: lost must be 0, duplicates at
@@ -60,14 +76,20 @@ def main(bootstrap_servers: str, topic: str, project: str, count: int, interval:
     def connect() -> AdminClient:
         return AdminClient(admin_config(kafka, "playground-chaos"))
 
-    drills = Drills(Playground(project, client, topic, connect), say=say)
+    def reader() -> Consumer:
+        return Consumer(consumer_config(kafka, "playground-chaos-read-back", "playground-chaos"))
+
+    playground = Playground(project, client, topic, connect, reader)
+    drills = Drills(playground, say=say)
     try:
-        report = drills.run(count, interval)
+        report = drills.run(count, interval, faults)
     except (PlaygroundError, TimedOut) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
     console.print(table(report))
+    if report.read_back is not None:
+        console.print(f"Topic read back: {report.read_back}")
     for problem in report.problems:
         console.print(f"[red]✗ {problem}[/]")
     console.print("[green]All promises kept.[/]" if report.ok else "[red]Promises broken.[/]")
@@ -82,7 +104,7 @@ def table(report: Report) -> Table:
     t = Table(title="Ledger: the stream's acknowledged transactions against batch_processed")
     t.add_column("fault", no_wrap=True)
     t.add_column("group", no_wrap=True)
-    for name in ("messages", "lost", "new duplicates", "allowed", ""):
+    for name in ("messages", "lost", "new duplicates", "allowed", "recovered (s)", ""):
         t.add_column(name, justify="right")
     for c in report.checks:
         t.add_row(
@@ -92,6 +114,7 @@ def table(report: Report) -> Table:
             str(c.ledger.lost),
             str(c.new_duplicates),
             str(c.allowed),
+            "" if c.recovery_s is None else f"{c.recovery_s:.1f}",
             "✓" if c.ok else "[red]✗[/]",
         )
     return t

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TypeVar
 
 from confluent_kafka import KafkaException
@@ -25,10 +26,12 @@ from chaos.ledger import Ledger
 from chaos.playground import Member, Playground, PlaygroundError
 from playground.groups import Group
 from playground.host import Container, LogReader, TimedOut, healthy, wait_until
-from playground.records import Position, positions, records
+from playground.records import Position, positions, record
 
 T = TypeVar("T")
 KILLS = 3
+FAULTS = ("consumers", "brokers")
+CUT_OFF_S = 35  # longer than replica.lag.time.max.ms (30 s by default)
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
 POLL_S = 1.0
@@ -43,20 +46,41 @@ class Check:
     ledger: Ledger  # everything the stream sent up to this point
     new_duplicates: int
     allowed: int
+    # Seconds from the fault to the group's first batch of a message acknowledged after it,
+    # on a partition the fault hit (broker faults only).
+    recovery_s: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.ledger.lost == 0 and self.new_duplicates <= self.allowed
 
 
+@dataclass(frozen=True)
+class ReadBack:
+    """The stream's delivery reports against the topic read back from Kafka at the end."""
+
+    delivered: int  # transactions the producer reported delivered
+    missing: int  # of those, not in the topic at the offset reported (or another id there)
+    repeated: int  # transaction ids of the stream found at more than one offset
+
+    @property
+    def ok(self) -> bool:
+        return self.missing == 0 and self.repeated == 0
+
+    def __str__(self) -> str:
+        return f"delivered={self.delivered} missing={self.missing} repeated={self.repeated}"
+
+
 @dataclass
 class Report:
     checks: list[Check] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # promises broken outside the ledger
+    read_back: ReadBack | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(c.ok for c in self.checks)
+        read_back_ok = self.read_back is None or self.read_back.ok
+        return not self.problems and read_back_ok and all(c.ok for c in self.checks)
 
     def final(self) -> dict[str, Ledger]:
         return {c.group: c.ledger for c in self.checks if c.fault == "drained"}
@@ -74,11 +98,21 @@ class Drills:
         # The ledger's two sides, read incrementally from the containers' logs.
         self._readers: dict[str, LogReader] = {}
         self._sent: set[Position] = set()
+        self._sent_ids: dict[Position, str] = {}
+        self._acked: list[tuple[datetime, Position]] = []  # when each delivery report was logged
+        # (when, group, positions) of every batch processed, for recovery times.
+        self._batches: list[tuple[datetime, str, list[Position]]] = []
         self._counts: dict[str, Counter[Position]] = {}
         self._events: dict[str, list[str]] = {}
 
     # ---- the drill sequence ----
-    def run(self, count: int, interval_s: float) -> Report:
+    def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
+        """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
+        broker restart, graceful restarts) or "brokers" (a cluster's: kill -9 a leader, then a
+        coordinator, a rolling restart); by
+        default "brokers" when the project runs more than one broker."""
+        if faults is None:
+            faults = "brokers" if len(self.pg.brokers()) > 1 else "consumers"
         self.members = self.pg.members()
         if not self.members:
             raise PlaygroundError("no consumer is running: start the playground first (make up)")
@@ -92,17 +126,10 @@ class Drills:
                 SETTLE_S,
                 f"{target.service} to process the stream",
             )
-            for kill in range(1, KILLS + 1):
-                self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
-                target.container.kill()
-                target.container.start()
-                self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
-            self._pause(target)
-            self._checkpoint("pause", {target.group: target.settings.batch_size})
-            self._restart_broker()
-            self._checkpoint("broker restart", self._in_flight(self.members))
-            self._graceful_restarts()
-            self._checkpoint("graceful restarts", {})
+            if faults == "brokers":
+                self._broker_faults()
+            else:
+                self._consumer_faults(target)
             self._wait(
                 lambda: len(self._refresh()) >= count,
                 count * interval_s * 5 + SETTLE_S,
@@ -112,9 +139,155 @@ class Drills:
             self.stream.stop(timeout=60)
             self._expect_exit_0(self.stream, "the stream producer")
             self._checkpoint("drained", {})
+            if faults == "brokers":
+                self._read_back()
         finally:
             self.stream.remove(force=True)
         return self.report
+
+    def _consumer_faults(self, target: Member) -> None:
+        for kill in range(1, KILLS + 1):
+            self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
+            target.container.kill()
+            target.container.start()
+            self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
+        self._pause(target)
+        self._checkpoint("pause", {target.group: target.settings.batch_size})
+        self._restart_broker()
+        self._checkpoint("broker restart", self._in_flight(self.members))
+        self._graceful_restarts()
+        self._checkpoint("graceful restarts", {})
+
+    def _broker_faults(self) -> None:
+        # The members keep running through each: a batch each may be processed again if its
+        # commit went to a coordinator that died, or its partition moved in a rebalance.
+        in_flight = self._in_flight(self.members)
+        leader = self._wait(lambda: self._leader(0), SETTLE_S, "partition 0 to have a leader")
+        recovery = self._kill_broker(leader, "the leader of partition 0", {0})
+        self._checkpoint("kill -9 leader", in_flight, recovery)
+        group = self._target().group
+        coordinator = self._wait(
+            lambda: self._try(self.pg.coordinator, group), SETTLE_S, f"{group}'s coordinator"
+        )
+        recovery = self._kill_broker(coordinator, f"the coordinator of {group}", None)
+        self._checkpoint("kill -9 coordinator", in_flight, recovery)
+        self._rolling_restart()
+        self._checkpoint("rolling restart", in_flight)
+        recovery = self._cut_off(max(self.pg.brokers()))
+        self._checkpoint("cut off", in_flight, recovery)
+
+    def _kill_broker(
+        self, broker_id: int, role: str, partitions: set[int] | None
+    ) -> dict[str, float]:
+        """kill -9 a broker; wait until every group processes a message written after the
+        fault to `partitions` (None: to any); start the broker again and wait until every
+        replica is back in sync. Returns each group's seconds to recover."""
+        broker = self.pg.brokers()[broker_id]
+        self.say(f"kill -9 broker {broker_id} ({broker.name}), {role}")
+        fault = datetime.now(UTC)
+        broker.kill()
+        # No group request while it is down: librdkafka aborts the process when a connection
+        # drops under an admin request to a group coordinator (librdkafka#4605).
+        recovery = self._wait(
+            lambda: self._recovered(fault, partitions),
+            SETTLE_S,
+            "every group to process new writes",
+        )
+        self.say(f"  recovered after {', '.join(f'{g}: {s:.1f} s' for g, s in recovery.items())}")
+        self.say(f"start broker {broker_id} again, wait until every replica is in sync")
+        broker.start()
+        self._wait(lambda: healthy(broker), SETTLE_S, f"broker {broker_id} to be healthy")
+        self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
+        return recovery
+
+    def _cut_off(self, broker_id: int) -> dict[str, float]:
+        """Disconnect a broker from the network for longer than replica.lag.time.max.ms: the
+        controller fences it, its partitions get new leaders and the ISR shrinks without it.
+        Reconnect it and wait until every replica is back in sync. Returns the recovery time
+        of every group, to the first batch of a message acknowledged after the cut."""
+        broker = self.pg.brokers()[broker_id]
+        network, aliases = self.pg.network_of(broker)
+        self.say(f"cut broker {broker_id} ({broker.name}) off the network for {CUT_OFF_S} s")
+        fault = datetime.now(UTC)
+        network.disconnect(broker)
+        try:
+            recovery = self._wait(
+                lambda: self._recovered(fault, None), SETTLE_S, "every group to process new writes"
+            )
+            self._wait(
+                lambda: self._out_of_sync(broker_id, fault),
+                SETTLE_S,
+                f"{CUT_OFF_S} s to pass and broker {broker_id} to drop out of every ISR",
+            )
+            self.say(f"  broker {broker_id} is out of every ISR")
+        finally:
+            network.connect(broker, aliases=aliases)
+        self.say(f"reconnected broker {broker_id}, wait until every replica is in sync")
+        self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
+        return recovery
+
+    def _out_of_sync(self, broker_id: int, since: datetime) -> bool:
+        found = self._try(self.pg.partitions)
+        return (
+            (datetime.now(UTC) - since).total_seconds() > CUT_OFF_S
+            and found is not None
+            and all(broker_id not in r.in_sync for r in found.values())
+        )
+
+    def _rolling_restart(self) -> None:
+        """Stop (SIGTERM: a controlled shutdown hands its leaderships over first) and start
+        each broker in turn, each time waiting until every replica is back in sync."""
+        for broker_id, broker in sorted(self.pg.brokers().items()):
+            self.say(f"rolling restart: broker {broker_id} ({broker.name})")
+            broker.stop(timeout=60)
+            broker.start()
+            self._wait(partial(healthy, broker), SETTLE_S, f"broker {broker_id} to be healthy")
+            self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
+
+    def _leader(self, partition: int) -> int | None:
+        found = self._try(self.pg.partitions)
+        leader = found[partition].leader if found and partition in found else -1
+        return leader if leader >= 0 else None
+
+    def _in_sync(self) -> bool:
+        found = self._try(self.pg.partitions)
+        return bool(found) and all(
+            set(r.in_sync) == set(r.replicas) for r in (found or {}).values()
+        )
+
+    def _recovered(self, fault: datetime, partitions: set[int] | None) -> dict[str, float] | None:
+        """Per group, seconds from `fault` to its first batch holding a transaction of the
+        stream, on `partitions` (None: any), whose delivery report was logged after the fault;
+        None until every group has one. (The playground's own producer writes to the topic
+        too: only the stream's transactions count, by the positions its reports give.)"""
+        self._refresh()
+        late = {
+            position
+            for when, position in self._acked
+            if when > fault and (partitions is None or position[0] in partitions)
+        }
+        first: dict[str, datetime] = {}
+        for when, group, done in self._batches:
+            if when > fault and not late.isdisjoint(done):
+                first[group] = min(first.get(group, when), when)
+        if set(first) != set(self._groups()):
+            return None
+        return {g: (t - fault).total_seconds() for g, t in sorted(first.items())}
+
+    def _read_back(self) -> None:
+        """Every transaction the stream was told is delivered must be in the topic, once."""
+        ends: dict[int, int] = self._wait(self._ends, SETTLE_S, "the end offsets")
+        self.say("reading the topic back from Kafka")
+        found = self.pg.read_back(ends)
+        missing = [p for p, tid in self._sent_ids.items() if found.get(p) != tid]
+        ours = set(self._sent_ids.values())
+        times = Counter(tid for tid in found.values() if tid in ours)
+        repeated = sum(1 for n in times.values() if n > 1)
+        self.report.read_back = ReadBack(len(self._sent_ids), len(missing), repeated)
+        self.say(f"  read back: {self.report.read_back}")
 
     def _target(self) -> Member:
         """The consumer to hurt: bravo in a shared group if there is one."""
@@ -163,7 +336,9 @@ class Drills:
             m.container.start()
 
     # ---- checking ----
-    def _checkpoint(self, fault: str, allowed: dict[str, int]) -> None:
+    def _checkpoint(
+        self, fault: str, allowed: dict[str, int], recovery: dict[str, float] | None = None
+    ) -> None:
         """Wait until every group committed and logged all the topic holds now; balance."""
         ends: dict[int, int] = self._wait(self._ends, SETTLE_S, "the end offsets")
         timeout_s = max(map(self._session_timeout_s, self.members)) + SETTLE_S
@@ -194,7 +369,9 @@ class Drills:
             )
             now = ledger.balance(below, counts)
             new = now.duplicates - (before.duplicates if before else 0)
-            check = Check(fault, group, now, new, allowed.get(group, 0))
+            check = Check(
+                fault, group, now, new, allowed.get(group, 0), (recovery or {}).get(group)
+            )
             self.report.checks.append(check)
             self.say(
                 f"  {fault}, {group}: {now} (new {new}, allowed {check.allowed})"
@@ -224,18 +401,25 @@ class Drills:
         for c in (self.stream, *(m.container for m in self.members)):
             if c.id not in self._readers:
                 self._readers[c.id] = LogReader(c, self.started)
-        for r in records(self._readers[self.stream.id].read()):
-            if r.get("event") == "transaction_sent":
-                self._sent.add((int(r["partition"]), int(r["offset"])))
+        for when, line in self._readers[self.stream.id].read_stamped():
+            sent = record(line)
+            if sent is not None and sent.get("event") == "transaction_sent":
+                position = (int(sent["partition"]), int(sent["offset"]))
+                self._sent.add(position)
+                self._sent_ids[position] = str(sent["transaction_id"])
+                self._acked.append((when, position))
         for m in self.members:
             counts = self._counts.setdefault(m.service, Counter())
             events = self._events.setdefault(m.service, [])
-            for r in records(self._readers[m.container.id].read()):
-                if (name := r.get("event")) is None:
+            for when, line in self._readers[m.container.id].read_stamped():
+                batch = record(line)
+                if batch is None or (name := batch.get("event")) is None:
                     continue
                 events.append(str(name))
                 if name == "batch_processed":
-                    counts.update(positions(r["offsets"]))
+                    done = positions(batch["offsets"])
+                    counts.update(done)
+                    self._batches.append((when, m.group, done))
         return self._sent
 
     # Both read what the last _refresh() gathered: one pass over the logs serves both sides.

@@ -3,20 +3,34 @@ offsets through Kafka's admin API (never joining a group)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from consumer.settings import ConsumerSettings
 from consumer.settings import read as read_consumer_settings
-from playground import groups
+from playground import groups, replica
 from playground.groups import Group
 from playground.host import Container, MissingContainer, environment, service_container
+from playground.records import Position
 from playground.settings import load
+from playground.transaction import InvalidTransaction, Transaction
 
 STREAM = "chaos-producer"
+READ_BACK_S = 120
+
+
+@dataclass(frozen=True)
+class Replicas:
+    """One partition as the cluster's metadata has it."""
+
+    leader: int  # broker id; -1 while it has none
+    replicas: tuple[int, ...]
+    in_sync: tuple[int, ...]
 
 
 class PlaygroundError(Exception):
@@ -30,6 +44,7 @@ class Member:
     service: str
     container: Container
     settings: ConsumerSettings
+    number: int | None = None  # which replica of its service (docker compose up --scale)
 
     @property
     def group(self) -> str:
@@ -37,7 +52,8 @@ class Member:
 
     @property
     def client(self) -> str:
-        return self.settings.client
+        """Its client id, as the consumer derives it (playground.replica)."""
+        return replica.client_id(self.settings.client, self.number)
 
 
 class Playground:
@@ -45,12 +61,18 @@ class Playground:
     No I/O here."""
 
     def __init__(
-        self, project: str, docker: Any, topic: str, connect: Callable[[], AdminClient]
+        self,
+        project: str,
+        docker: Any,
+        topic: str,
+        connect: Callable[[], AdminClient],
+        reader: Callable[[], Consumer] | None = None,
     ) -> None:
         self.project = project
         self.docker = docker
         self.topic = topic
         self._connect = connect
+        self._reader = reader  # a consumer that joins no group: reads the topic back
         self._admin: AdminClient | None = None
         self._retired: list[AdminClient] = []
 
@@ -87,7 +109,10 @@ class Playground:
                 continue
             service = container.labels.get("com.docker.compose.service", container.name)
             settings = load(read_consumer_settings, environment(container))
-            members.append(Member(service, container, settings))
+            number = replica.number(container.name)
+            if number is not None and number > 1:  # a scaled service's replicas: one name each
+                service = f"{service}-{number}"
+            members.append(Member(service, container, settings, number))
         return sorted(members, key=lambda m: m.service)
 
     def groups(self, group_ids: tuple[str, ...]) -> dict[str, Group]:
@@ -97,6 +122,65 @@ class Playground:
 
     def end_offsets(self) -> dict[int, int]:
         return groups.end_offsets(self.admin, self.topic)
+
+    # ---- the brokers ----
+    def brokers(self) -> dict[int, Container]:
+        """broker id (KAFKA_NODE_ID) -> its container, for every broker of the project."""
+        found = self.docker.containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={self.project}"}
+        )
+        return {
+            int(env["KAFKA_NODE_ID"]): c
+            for c in found
+            if "KAFKA_NODE_ID" in (env := environment(c))
+            and c.labels.get("com.docker.compose.oneoff") == "False"
+        }
+
+    def partitions(self) -> dict[int, Replicas]:
+        """The topic's partitions: leader, replicas and in-sync replicas of each (metadata)."""
+        topic = self.admin.list_topics(self.topic, timeout=10).topics[self.topic]
+        return {
+            p: Replicas(m.leader, tuple(m.replicas), tuple(m.isrs))
+            for p, m in topic.partitions.items()
+        }
+
+    def network_of(self, container: Container) -> tuple[Any, list[str]]:
+        """The container's (first) network and its aliases there, to reconnect it as it was:
+        the other brokers find it by its Compose alias (kafka-2, ...)."""
+        name, settings = next(iter(container.attrs["NetworkSettings"]["Networks"].items()))
+        aliases = [a for a in settings.get("Aliases") or [] if a != container.id[:12]]
+        return self.docker.networks.get(name), aliases
+
+    def coordinator(self, group_id: str) -> int:
+        """The id of the broker that coordinates the group."""
+        found = self.admin.describe_consumer_groups([group_id], request_timeout=10)[group_id]
+        return int(found.result(timeout=10).coordinator.id)
+
+    def read_back(self, ends: dict[int, int]) -> dict[Position, str]:
+        """(partition, offset) -> transaction id of every message below `ends`, read from
+        Kafka itself: what the topic holds, not what anybody logged."""
+        if self._reader is None:
+            raise PlaygroundError("no reader to read the topic back with")
+        consumer = self._reader()
+        found: dict[Position, str] = {}
+        left = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in left])
+        give_up = time.monotonic() + READ_BACK_S
+        try:
+            while left and time.monotonic() < give_up:
+                for message in consumer.consume(1000, timeout=1):
+                    if message.error():
+                        continue
+                    p, offset = message.partition() or 0, message.offset() or 0
+                    try:
+                        found[(p, offset)] = Transaction.from_json(message.value()).transaction_id
+                    except InvalidTransaction:
+                        found[(p, offset)] = ""
+                    if offset >= ends[p] - 1:
+                        left.discard(p)
+        finally:
+            consumer.close()
+        return found
 
     def start_stream(self, interval_s: float) -> Container:
         """A second producer, like the playground's but fast and endless, logging JSON.

@@ -26,6 +26,9 @@ Container = Any  # docker.models.containers.Container: the docker SDK ships no t
 ENV_FILE = ".env"
 CLIENT_ENV_FILE = "kafka-client.env"
 DEFAULT_HOST_PORT = "9092"
+# compose.cluster.yaml's other brokers and the host ports it publishes them on by default.
+CLUSTER_FILE = "compose.cluster.yaml"
+CLUSTER_HOST_PORTS = {"KAFKA_HOST_PORT_2": "9093", "KAFKA_HOST_PORT_3": "9094"}
 
 
 # ---- waiting ----
@@ -78,9 +81,12 @@ def setting(name: str) -> str | None:
 
 def bootstrap_servers() -> str:
     """The broker from the host: KAFKA_BOOTSTRAP_SERVERS, else the port Compose publishes it on
-    (KAFKA_HOST_PORT, from the environment or `.env`), else localhost:9092."""
-    port = setting("KAFKA_HOST_PORT") or DEFAULT_HOST_PORT
-    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"localhost:{port}"
+    (KAFKA_HOST_PORT, from the environment or `.env`), else localhost:9092. When COMPOSE_FILE
+    names the cluster file, all three brokers: a tool then starts while one of them is down."""
+    ports = [setting("KAFKA_HOST_PORT") or DEFAULT_HOST_PORT]
+    if CLUSTER_FILE in (setting("COMPOSE_FILE") or ""):
+        ports += [setting(name) or port for name, port in CLUSTER_HOST_PORTS.items()]
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ",".join(f"localhost:{p}" for p in ports)
 
 
 def client_env_file() -> dict[str, str]:
@@ -166,13 +172,18 @@ class LogReader:
         self._seen: set[tuple[str, str]] = set()  # stamped lines already read from that second
 
     def read(self) -> list[str]:
-        new: list[str] = []
+        return [line for _, line in self.read_stamped()]
+
+    def read_stamped(self) -> list[tuple[datetime, str]]:
+        """The new lines, each with the time Docker received it."""
+        new: list[tuple[datetime, str]] = []
         for stamped in stamped_lines(self.container, since=self._second):
             if stamped in self._seen:
                 continue
-            second = int(docker_time(stamped[0]).timestamp())
+            when = docker_time(stamped[0])
+            second = int(when.timestamp())
             if second > self._second:
                 self._second, self._seen = second, set()
             self._seen.add(stamped)
-            new.append(stamped[1])
+            new.append((when, stamped[1]))
         return new

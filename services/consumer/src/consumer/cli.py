@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import click
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -11,7 +12,7 @@ from consumer import settings
 from consumer.checkpoint import CommitFailed
 from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
-from playground import logs
+from playground import logs, replica
 from playground.cli import load_settings
 from playground.kafka import consumer_config, producer_config
 from playground.shutdown import StopFlag
@@ -53,6 +54,8 @@ def main(
             "PIPELINE": pipeline,
         },
     )
+    # Replicas of one Compose service (--scale) share CLIENT: each adds its replica number.
+    config = replace(config, client=replica.client_id(config.client, replica.own_number()))
     logs.configure(
         config.log,
         tag=logs.tag(config.client),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    PartitionMetadata,
+)
 
 from playground import groups
 from playground.groups import Group
@@ -27,9 +31,22 @@ class Broker:
             for g in sorted(group_ids or groups.group_ids(self.admin))
         ]
         ends = groups.end_offsets(self.admin, self.topic)
-        partitions = tuple(PartitionView(p, end) for p, end in sorted(ends.items()))
+        meta = self.admin.list_topics(self.topic, timeout=groups.TIMEOUT_S).topics[self.topic]
+        partitions = tuple(
+            replicated(PartitionView(p, end), meta.partitions.get(p))
+            for p, end in sorted(ends.items())
+        )
         views = tuple(view(g, ends) for g in found if g.reads_topic)
         return Snapshot(time, self.topic, partitions, views)
+
+
+def replicated(partition: PartitionView, meta: PartitionMetadata | None) -> PartitionView:
+    """The partition with its leader, replicas and in-sync replicas, as the metadata has them."""
+    if meta is None:
+        return partition
+    return replace(
+        partition, leader=meta.leader, replicas=tuple(meta.replicas), isr=tuple(meta.isrs)
+    )
 
 
 def view(group: Group, ends: dict[int, int]) -> GroupView:

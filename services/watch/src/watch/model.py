@@ -15,6 +15,15 @@ class PartitionView:
     partition: int
     end_offset: int
     rate: float | None = None  # messages/s appended since the previous snapshot
+    # Replication, from the cluster's metadata (broker ids); leader -1 while it has none.
+    leader: int = -1
+    replicas: tuple[int, ...] = ()
+    isr: tuple[int, ...] = ()
+
+    @property
+    def under_replicated(self) -> bool:
+        """Some replica is out of sync (or its broker down)."""
+        return len(self.isr) < len(self.replicas)
 
 
 @dataclass(frozen=True)

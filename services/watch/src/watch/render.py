@@ -50,8 +50,21 @@ def _topic(snapshot: Snapshot) -> RenderableType:
     table.add_column("partition", justify="right")
     table.add_column("end offset", justify="right")
     table.add_column("msgs/s", justify="right")
+    # On a cluster, where replication can be watched: who leads, who holds a copy, who is in sync.
+    replicated = any(len(p.replicas) > 1 for p in snapshot.partitions)
+    if replicated:
+        for name in ("leader", "replicas", "in sync", ""):
+            table.add_column(name)
     for p in snapshot.partitions:
-        table.add_row(str(p.partition), f"{p.end_offset:,}", _rate(p.rate))
+        row = [str(p.partition), f"{p.end_offset:,}", _rate(p.rate)]
+        if replicated:
+            row += [
+                NONE if p.leader < 0 else str(p.leader),
+                ",".join(map(str, p.replicas)),
+                ",".join(map(str, p.isr)),
+                "under-replicated" if p.under_replicated else "",
+            ]
+        table.add_row(*row, style="bold red" if replicated and p.under_replicated else None)
     title = f"Topic {snapshot.topic} · {len(snapshot.partitions)} partitions"
     return Panel(
         table, title=title, subtitle=snapshot.time.strftime("%H:%M:%S UTC"), title_align="left"
