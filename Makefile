@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 PROFILE ?= fanout
 PROFILES := fanout shared
+E2E_TESTS ?= tests/e2e
 # BROKERS=3 lays compose.cluster.yaml over compose.yaml: three brokers, replication factor 3.
 BROKERS ?= 1
 export UV_PYTHON_DOWNLOADS := never
@@ -90,8 +91,8 @@ test: images ## Unit and end-to-end tests (real Kafka in Docker)
 unit: ## Unit tests only: no Docker needed
 	$(call pytest,tests/unit)
 
-e2e: images ## End-to-end tests only, on the real stack
-	$(call pytest,-m e2e tests/e2e)
+e2e: images ## End-to-end tests only, on the real stack (E2E_TESTS=tests/e2e/test_x.py picks some)
+	$(call pytest,-m e2e $(E2E_TESTS))
 
 mutation: ## Mutation testing of the consumer's core by its unit tests: report and run time in docs/mutation.md
 	$(UV) run --locked python infra/mutation/mutation.py
