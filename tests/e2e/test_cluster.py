@@ -39,7 +39,6 @@ pytestmark = pytest.mark.skipif(BROKERS != 3, reason="cluster only: make e2e BRO
 
 SENT = 120
 STREAM = 10_000
-BATCH = 50
 
 
 def min_isr(admin: AdminClient, topic: str) -> str:
@@ -93,15 +92,7 @@ def test_both_profiles_process_everything_on_three_brokers(stack: Stack) -> None
 def test_broker_drills_lose_nothing_and_repeat_at_most_a_batch_per_member(
     stack: Stack, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
-    stack.up(
-        "fanout",
-        "shared",
-        BATCH_SIZE=str(BATCH),
-        BATCH_MAX_WAIT_S="0.5",
-        PIPELINE="validate,enrich,score",
-        SESSION_TIMEOUT_MS="6000",
-        MAX_POLL_INTERVAL_MS="7000",
-    )
+    stack.up_for_drills("fanout", "shared")
     topic = stack.env["TOPIC"]
     kafka = host.kafka_settings(stack.bootstrap_servers, topic)
     client = docker.from_env()

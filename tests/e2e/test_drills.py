@@ -17,25 +17,16 @@ from chaos.drills import Drills
 from chaos.playground import Playground
 from playground import host
 from playground.kafka import admin_config
-from tests.e2e.stack import Stack
+from tests.e2e.stack import DRILL_BATCH, Stack
 
 SENT = 10_000
-BATCH = 50
 
 
 @pytest.mark.timeout(900)
 def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
     stack: Stack, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
 ) -> None:
-    stack.up(
-        "shared",
-        BATCH_SIZE=str(BATCH),
-        BATCH_MAX_WAIT_S="0.5",
-        PIPELINE="validate,enrich,score",
-        # Evicted after 6 s (the broker's minimum) instead of 45 s, so the drills run quickly.
-        SESSION_TIMEOUT_MS="6000",
-        MAX_POLL_INTERVAL_MS="7000",
-    )
+    stack.up_for_drills("shared")
     group = stack.env["SHARED_GROUP_ID"]
     topic = stack.env["TOPIC"]
     # The settings `make chaos` builds: the host's client settings and our topic's names.
@@ -68,7 +59,7 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
     for check in report.checks:
         assert check.ledger.lost == 0, check
         assert check.new_duplicates <= check.allowed, check
-    assert [c.allowed for c in report.checks] == [BATCH] * 4 + [2 * BATCH, 0, 0]
+    assert [c.allowed for c in report.checks] == [DRILL_BATCH] * 4 + [2 * DRILL_BATCH, 0, 0]
     final = report.final()[group]
     assert final.sent >= SENT
     assert final.lost == 0

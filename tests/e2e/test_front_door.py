@@ -109,14 +109,19 @@ class Terminal:
         self.child.close(force=True)
 
 
-def compose_env(project: str, port: int, **extra: str) -> dict[str, str]:
-    """The environment of a new terminal, with this test's own Compose project and ports (the
-    web page's too: another playground may have 8080)."""
-    env = {
+def new_terminal_env() -> dict[str, str]:
+    """The environment a new terminal has: none of the Compose, pytest or make settings this
+    test process runs with."""
+    return {
         k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST", "BROKERS"))
     }
+
+
+def compose_env(project: str, port: int) -> dict[str, str]:
+    """A new terminal's environment, with this test's own Compose project and ports (the web
+    page's too: another playground may have 8080)."""
     ports = {"KAFKA_HOST_PORT": str(port), "WEB_PORT": str(free_port())}
-    return {**env, "COMPOSE_PROJECT_NAME": project, **ports, **extra}
+    return {**new_terminal_env(), "COMPOSE_PROJECT_NAME": project, **ports}
 
 
 def containers(project: str) -> dict[str, object]:
@@ -241,9 +246,7 @@ def newcomer_dir(tmp_path: Path) -> Iterator[Path]:
 
 def test_plain_compose_commands_work_as_typed(newcomer_dir: Path) -> None:
     project = PLAIN_PROJECT
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "PYTEST", "BROKERS"))
-    }
+    env = new_terminal_env()
 
     def typed(command: str, timeout_s: float = 300) -> str:
         result = subprocess.run(
