@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import dns.exception
+import dns.message
+import dns.name
+import dns.resolver
 import pytest
 
 from playground import replica
@@ -17,29 +22,45 @@ REPLY = (
 )
 
 
-def test_the_query_asks_for_the_reversed_address() -> None:
-    query = replica.ptr_query("172.22.0.5")
-    assert query[12:] == b"\x015\x010\x0222\x03172\x07in-addr\x04arpa\x00\x00\x0c\x00\x01"
-    assert query[4:6] == b"\x00\x01"  # one question
+def docker_dns(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reply: bytes | None) -> list[str]:
+    """Inside a container at 172.22.0.5 on a Compose network, Docker's DNS answering `reply`
+    (None: not answering). Returns the names asked about, and the servers asked."""
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("nameserver 127.0.0.11\noptions ndots:0\n")
+    monkeypatch.setattr(replica, "RESOLV_CONF", conf)
+    monkeypatch.setattr(socket, "gethostbyname", lambda _: "172.22.0.5")
+    asked: list[str] = []
+
+    def resolve(self: dns.resolver.Resolver, qname: dns.name.Name, rdtype: str) -> object:
+        asked.extend([str(qname), rdtype, *self.nameservers])  # type: ignore[list-item]
+        if reply is None:
+            raise dns.exception.Timeout
+        return dns.message.from_wire(reply).answer[0]
+
+    monkeypatch.setattr(dns.resolver.Resolver, "resolve", resolve)
+    return asked
 
 
-def test_the_answer_is_the_container_name() -> None:
-    assert replica.ptr_answer(REPLY) == (
-        "kafka-playground-cluster-ptrtest-3.kafka-playground-cluster_default"
-    )
+def test_the_replica_number_comes_from_docker_s_answer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked = docker_dns(monkeypatch, tmp_path, REPLY)
+    assert replica.own_number() == 3
+    assert asked == ["5.0.22.172.in-addr.arpa.", "PTR", "127.0.0.11"]
 
 
-def test_compressed_answer_names_are_followed() -> None:
-    # The answer's name as a pointer to the question's, its data "a-2" then a pointer to "arpa".
-    question = b"\x015\x010\x0222\x03172\x07in-addr\x04arpa\x00"
-    header = b"\x51\x57\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00"
-    arpa = 12 + question.index(b"\x04arpa")
-    answer = b"\xc0\x0c\x00\x0c\x00\x01\x00\x00\x02X\x00\x06\x03a-2\xc0" + bytes([arpa])
-    assert replica.ptr_answer(header + question + b"\x00\x0c\x00\x01" + answer) == "a-2.arpa"
+def test_no_answer_is_no_number(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    docker_dns(monkeypatch, tmp_path, None)
+    assert replica.own_number() is None
 
 
-def test_no_answer_is_none() -> None:
-    assert replica.ptr_answer(b"\x51\x57\x81\x83\x00\x01\x00\x00\x00\x00\x00\x00") is None
+def test_outside_a_compose_network_nothing_is_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    asked = docker_dns(monkeypatch, tmp_path, REPLY)
+    (tmp_path / "resolv.conf").write_text("nameserver 10.0.0.2\n")
+    assert replica.own_number() is None
+    assert asked == []
 
 
 @pytest.mark.parametrize(
