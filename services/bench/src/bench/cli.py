@@ -22,7 +22,7 @@ from playground.host import MissingContainer
 console = Console(highlight=False, width=max(Console().width, 110))
 
 # What a run measures, in order; `--only` picks some (the consumer reads what the producer wrote).
-SECTIONS = ("producer", "consumer", "latency", "rebalance")
+SECTIONS = ("producer", "consumer", "peers", "latency", "rebalance")
 
 
 @click.command()
@@ -92,13 +92,15 @@ def main(
         "machine": report.machine(kafka_image),
     }
     wanted = set(only or SECTIONS)
-    if "consumer" in wanted:
+    if wanted & {"consumer", "peers"}:
         wanted.add("producer")
     try:
         if "producer" in wanted:
             results["producer"] = measure.producer(lab, sizes, say)
         if "consumer" in wanted:
             results["consumer"] = measure.consumer(lab, sizes, results["producer"]["topic"], say)
+        if "peers" in wanted:
+            results["peers"] = measure.peers(lab, sizes, results["producer"]["topic"], say)
         if "latency" in wanted:
             results["latency"] = measure.latency(lab, sizes, say)
         if "rebalance" in wanted:

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from bench.lab import INTERNAL_BOOTSTRAP, Lab, numbers, seconds
+from bench.peers.run import peers as run_peers
 from playground.host import Container, LogReader, wait_until
 from playground.records import positions, records
 from playground.transaction import TransactionFactory
@@ -114,27 +115,7 @@ def consumer(lab: Lab, sizes: Sizes, topic: str, say: Say) -> dict[str, Any]:
         runs.append(_consume(lab, topic, batch, sizes))
         say(f"  {runs[-1]['msgs_s']:,.0f} msgs/s over {runs[-1]['messages']:,} messages")
     say(f"kafka-consumer-perf-test: {sizes.messages:,} messages of the same topic")
-    out = lab.tool(
-        f"{TOOLS}/kafka-consumer-perf-test.sh",
-        "--bootstrap-server",
-        INTERNAL_BOOTSTRAP,
-        "--topic",
-        topic,
-        "--messages",
-        str(sizes.messages),
-        "--group",
-        f"bench-{lab.run_id}-consumer-perf",
-        "--timeout",
-        "120000",
-    )
-    header, values = [line for line in out.splitlines() if "," in line][-2:]
-    stats = dict(
-        zip(
-            [h.strip() for h in header.split(",")],
-            [v.strip() for v in values.split(",")],
-            strict=True,
-        )
-    )
+    stats = consumer_perf_test(lab, topic, sizes.messages, "consumer-perf")
     theirs = float(stats["fetch.nMsg.sec"])
     best = max(runs, key=lambda r: r["msgs_s"])
     return {
@@ -144,6 +125,40 @@ def consumer(lab: Lab, sizes: Sizes, topic: str, say: Say) -> dict[str, Any]:
         "best_batch_size": best["batch_size"],
         "ratio": best["msgs_s"] / theirs,
     }
+
+
+def consumer_perf_test(lab: Lab, topic: str, messages: int, group: str) -> dict[str, str]:
+    """kafka-consumer-perf-test over `messages` of `topic`, in a group of its own: its stats."""
+    out = lab.tool(
+        f"{TOOLS}/kafka-consumer-perf-test.sh",
+        "--bootstrap-server",
+        INTERNAL_BOOTSTRAP,
+        "--topic",
+        topic,
+        "--messages",
+        str(messages),
+        "--group",
+        f"bench-{lab.run_id}-{group}",
+        "--timeout",
+        "120000",
+    )
+    header, values = [line for line in out.splitlines() if "," in line][-2:]
+    return dict(
+        zip(
+            [h.strip() for h in header.split(",")],
+            [v.strip() for v in values.split(",")],
+            strict=True,
+        )
+    )
+
+
+def peers(lab: Lab, sizes: Sizes, topic: str, say: Say) -> dict[str, Any]:
+    """Our consumer beside other Python clients doing the same work (bench.peers.run)."""
+
+    def tool(topic: str) -> float:
+        return float(consumer_perf_test(lab, topic, sizes.messages, "peers-perf")["fetch.nMsg.sec"])
+
+    return run_peers(lab, sizes.messages, sizes.consumer_budget_s, topic, say, tool)
 
 
 def _consumer(lab: Lab, name: str, topic: str, **env: object) -> tuple[Container, LogReader]:
