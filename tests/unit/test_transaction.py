@@ -87,3 +87,45 @@ def test_check_names_each_bad_value(
 ) -> None:
     with pytest.raises(InvalidTransaction, match=reason):
         replace(transaction, **{field: value}).check()
+
+
+# ---- the wire format, byte for byte ----
+GOLDEN = Transaction(
+    transaction_id="1f0c3b9e-3a51-4c7e-9b1a-6f1d2a7c9e10",
+    account_id="acct-0042",
+    amount="1234.50",
+    currency="EUR",
+    payer='Zoë "Zed" O\'Brien',
+    merchant="Müller & Söhne\\GmbH",
+    card_network="visa",
+    card_last4="0042",
+    country="DE",
+    created_at="2026-11-29T12:00:00.123+00:00",
+)
+GOLDEN_BYTES = (
+    b'{"transaction_id":"1f0c3b9e-3a51-4c7e-9b1a-6f1d2a7c9e10","account_id":"acct-0042",'
+    b'"amount":"1234.50","currency":"EUR","payer":"Zo\\u00eb \\"Zed\\" O\'Brien",'
+    b'"merchant":"M\\u00fcller & S\\u00f6hne\\\\GmbH","card_network":"visa","card_last4":"0042",'
+    b'"country":"DE","created_at":"2026-11-29T12:00:00.123+00:00"}'
+)
+
+
+def test_the_wire_format_is_the_seeds_json_byte_for_byte() -> None:
+    assert GOLDEN.to_json() == GOLDEN_BYTES
+    assert Transaction.from_json(GOLDEN_BYTES) == GOLDEN
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        GOLDEN_BYTES,
+        GOLDEN_BYTES.replace(b"{", b'{"extra": [1, {"x": null}], ', 1),  # unknown fields
+        GOLDEN_BYTES.replace(b'"DE"', b'"DE" ', 1).replace(b",", b" ,\n "),  # whitespace
+        GOLDEN_BYTES.replace(b'"country":"DE"', b'"country":"FR","country":"DE"'),  # repeated
+        json.dumps(asdict(GOLDEN), ensure_ascii=False).encode(),  # raw UTF-8
+        json.dumps(asdict(GOLDEN)).encode("utf-16"),  # json.loads detects UTF-16 too
+    ],
+    ids=["golden", "unknown-fields", "whitespace", "repeated-key", "utf-8", "utf-16"],
+)
+def test_the_fast_decoder_takes_what_the_standard_library_takes(raw: bytes) -> None:
+    assert Transaction.from_json(raw) == Transaction._explain(raw) == GOLDEN

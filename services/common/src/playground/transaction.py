@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+import msgspec
 from faker import Faker
 
 CARD_NETWORKS = ("visa", "mastercard", "amex", "discover", "jcb", "unionpay")
@@ -49,12 +50,22 @@ class Transaction:
 
     @classmethod
     def from_json(cls, raw: bytes | None) -> Transaction:
-        """Parse the wire form: a JSON object with every field, each a string.
+        """Parse the wire form: a JSON object with every field, each a string (others ignored).
 
         Whether the values make sense is `check`'s job (the consumer's `validate` step).
+        msgspec decodes straight into the dataclass, checking that every field is there and a
+        string, several times faster than json.loads and a dict; what it refuses goes through
+        the standard library, which says exactly what is wrong (and takes anything json takes).
         """
         if raw is None:
             raise InvalidTransaction("empty value")
+        try:
+            return _DECODER.decode(raw)
+        except msgspec.DecodeError:  # ValidationError included
+            return cls._explain(raw)
+
+    @classmethod
+    def _explain(cls, raw: bytes) -> Transaction:
         try:
             data = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -99,6 +110,7 @@ class Transaction:
 
 # Computed once: dataclasses.fields() on every decode was a tenth of the consumer's time.
 FIELD_NAMES = tuple(f.name for f in fields(Transaction))
+_DECODER = msgspec.json.Decoder(Transaction)
 
 
 class TransactionFactory:
