@@ -22,7 +22,7 @@ from playground.host import MissingContainer
 console = Console(highlight=False, width=max(Console().width, 110))
 
 # What a run measures, in order; `--only` picks some (the consumer reads what the producer wrote).
-SECTIONS = ("producer", "consumer", "peers", "latency", "rebalance")
+SECTIONS = ("producer", "consumer", "peers", "latency", "rebalance", "idle")
 
 
 @click.command()
@@ -105,6 +105,8 @@ def main(
             results["latency"] = measure.latency(lab, sizes, say)
         if "rebalance" in wanted:
             results["rebalance"] = measure.rebalance(lab, sizes, say)
+        if "idle" in wanted:
+            results["idle"] = measure.idle(lab, sizes, say)
     finally:
         lab.cleanup()
         client.close()

@@ -4,6 +4,7 @@ tools run from the broker's own image, on the same network."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from datetime import datetime
@@ -99,6 +100,17 @@ class Lab:
         for c in self._containers:
             c.remove(force=True)
         self._containers.clear()
+
+
+def cpu_seconds(container: Container) -> float:
+    """The CPU time a running container has used so far (its cgroup's, as Docker reports it)."""
+    stats = container.stats(stream=False, one_shot=True)
+    return float(stats["cpu_stats"]["cpu_usage"]["total_usage"]) / 1e9
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average: how much else wanted the cores meanwhile."""
+    return round(os.getloadavg()[0], 2)
 
 
 def seconds(record: Record) -> float:

@@ -6,6 +6,7 @@ CreateTime, all on this machine's clock."""
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,15 +14,16 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from bench.lab import INTERNAL_BOOTSTRAP, Lab, numbers, seconds
+from bench.lab import INTERNAL_BOOTSTRAP, Lab, cpu_seconds, load_average, numbers, seconds
 from bench.peers.run import peers as run_peers
-from playground.host import Container, LogReader, wait_until
+from playground.host import Container, LogReader, service_container, wait_until
 from playground.records import positions, records
 from playground.transaction import TransactionFactory
 
 PIPELINE = "validate,enrich,score"  # decode, validate, process; commit follows every batch
 TOOLS = "/opt/kafka/bin"
 WARMUP_S = 1.0  # of each latency run, left out of its percentiles
+IDLE_SETTLE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Sizes:
     latency_run_s: float = 8
     e2e_tool_messages: int = 5000
     rebalance_runs: int = 3
+    idle_s: float = 30
 
 
 SMOKE = Sizes(
@@ -49,6 +52,7 @@ SMOKE = Sizes(
     latency_run_s=2,
     e2e_tool_messages=200,
     rebalance_runs=1,
+    idle_s=5,
 )
 REBALANCE_MODES = {
     "classic, range (eager)": {"GROUP_PROTOCOL": "classic", "ASSIGNMENT_STRATEGY": "range"},
@@ -183,6 +187,7 @@ def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
         if count >= sizes.messages or (assigned and last - assigned >= sizes.consumer_budget_s):
             break
         time.sleep(0.5)
+    cpu = cpu_seconds(c)  # start-up included, a second at most
     c.stop(timeout=30)
     if assigned is None or not count:
         raise RuntimeError(f"consumer with batch size {batch} processed nothing")
@@ -191,6 +196,9 @@ def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
         "messages": count,
         "seconds": last - assigned,
         "msgs_s": count / (last - assigned),
+        "cpu_s": cpu,
+        "msgs_per_cpu_s": count / cpu,
+        "load_1m": load_average(),
     }
 
 
@@ -359,3 +367,48 @@ def _last(container: Container, event: str) -> dict[str, Any]:
     if not found:
         raise RuntimeError(f"{container.name} did not log {event} at the end")
     return found[-1]
+
+
+# ---- 5. idle: what the playground costs while it only plays ----
+# What `make play` runs beside the broker (provision has exited by then).
+IDLE_SERVICES = ("producer", "consumer-bravo", "consumer-zulu", "web")
+
+
+def idle(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
+    """`make play` (the fanout profile, a transaction every 2 s) once settled: the CPU of each
+    of the project's containers over `sizes.idle_s`, as a fraction of one core."""
+    say(f"idle: the playground as make play runs it, {sizes.idle_s:g} s once settled")
+    compose = ["docker", "compose", "--project-name", lab.project, "--profile", "fanout"]
+    subprocess.run([*compose, "up", "--detach", *IDLE_SERVICES], check=True, capture_output=True)
+    try:
+        since = datetime.now(UTC) - timedelta(seconds=5)
+        readers = [
+            LogReader(service_container(lab.docker, lab.project, name), since)
+            for name in ("consumer-bravo", "consumer-zulu")
+        ]
+        assigned: set[int] = set()
+
+        def settled() -> bool:
+            for i, reader in enumerate(readers):
+                if any("Partitions assigned" in line for line in reader.read()):
+                    assigned.add(i)
+            return len(assigned) == len(readers)
+
+        wait_until(settled, 120, "bravo and zulu to be assigned their partitions")
+        time.sleep(IDLE_SETTLE_S)  # past the first batches and the groups' first commits
+        running = lab.docker.containers.list(
+            filters={"label": f"com.docker.compose.project={lab.project}", "status": "running"}
+        )
+        before = {c.name: cpu_seconds(c) for c in running}
+        started = time.monotonic()
+        time.sleep(sizes.idle_s)
+        took = time.monotonic() - started
+        cores = {
+            c.labels.get("com.docker.compose.service", c.name): (cpu_seconds(c) - before[c.name])
+            / took
+            for c in running
+        }
+    finally:
+        subprocess.run([*compose, "rm", "--stop", "--force", *IDLE_SERVICES], capture_output=True)
+    say(f"  {sum(cores.values()):.1%} of one core in total")
+    return {"seconds": took, "cores": cores, "total_cores": sum(cores.values())}

@@ -76,6 +76,8 @@ class Pipeline:
         rejected: list[Rejected] = []
         for name, function in zip(self.names, self._steps, strict=True):
             kept, failed = run_step(name, function, records)
+            if kept is records and not failed:
+                continue  # the step handed the batch on whole: nothing to look for
             gone = {r.key for r in kept} | {f.record.key for f in failed}
             rejected.extend(failed)
             rejected.extend(

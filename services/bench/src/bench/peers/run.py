@@ -23,7 +23,7 @@ from importlib.metadata import version as installed
 from pathlib import Path
 from typing import Any
 
-from bench.lab import Lab, seconds
+from bench.lab import Lab, load_average, seconds
 from playground.records import records
 
 BATCH = 1000  # messages per commit, for every one of them
@@ -139,7 +139,7 @@ def _ours(lab: Lab, topic: str, messages: int, budget_s: float) -> dict[str, Any
     cpu = _run([consumer], env, out, enough)
     enough()
     return _figures(
-        "ours: the playground's consumer",
+        "our consumer (the playground's), on the host",
         "ours",
         int(window["count"]),
         window["last"] - window["first"],
@@ -198,6 +198,7 @@ def _figures(
         "msgs_s": count / took,
         "cpu_s": cpu,
         "msgs_per_cpu_s": count / cpu if cpu else 0.0,
+        "load_1m": load_average(),
     }
 
 
