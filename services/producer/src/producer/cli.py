@@ -13,7 +13,7 @@ from playground.kafka import producer_config
 from playground.shutdown import StopFlag
 from playground.transaction import TransactionFactory
 from producer import settings
-from producer.publisher import Publisher
+from producer.publisher import Publisher, logs_each
 
 log = logging.getLogger("producer")
 
@@ -59,7 +59,11 @@ def main(interval_s: float | None, count: int | None, seed: int | None) -> None:
             "topic": config.kafka.topic,
         },
     )
-    with Publisher(producer_config(config.kafka, config.client_id), config.kafka.topic) as out:
+    with Publisher(
+        producer_config(config.kafka, config.client_id),
+        config.kafka.topic,
+        log_each=logs_each(config.interval_s),
+    ) as out:
         queued, due = 0, time.monotonic()
         while not stop.is_set() and (config.count is None or queued < config.count):
             out.send(make())
