@@ -14,7 +14,13 @@ from tests.e2e.stack import Stack
 
 
 @pytest.mark.timeout(600)
-def test_the_bench_smoke_writes_results_and_plots(stack: Stack, tmp_path: Path) -> None:
+def test_the_bench_smoke_writes_results_and_plots(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The idle section starts the playground's services with Compose, as `make bench` would.
+    monkeypatch.setenv("COMPOSE_FILE", "compose.yaml")
+    monkeypatch.setenv("KAFKA_HOST_PORT", str(stack.host_port))
+    monkeypatch.setenv("WEB_PORT", str(stack.web_port))
     run = CliRunner().invoke(
         main,
         [
@@ -46,6 +52,14 @@ def test_the_bench_smoke_writes_results_and_plots(stack: Stack, tmp_path: Path) 
         "consumer (KIP-848)",
     ]
     assert all(r["median_s"] > 0 for r in results["rebalance"])
+    peers = results["peers"]["runs"]
+    assert [r["key"] for r in peers] == ["ours", "ceiling", "quix", "aio", "kafka_python"]
+    assert all(r["msgs_s"] > 0 and r["msgs_per_cpu_s"] > 0 for r in peers)
+    assert results["peers"]["kafka_tool_msgs_s"] > 0
+    assert set(results["idle"]["cores"]) >= {"kafka", "producer", "consumer-bravo", "web"}
+    assert results["idle"]["total_cores"] > 0
+    goals = {g["goal"].split(" (")[0] for g in results["goals"]}
+    assert {"consumer ahead of every Python peer", "idle playground < 10 % of one core"} <= goals
     for plot in ("throughput.png", "latency.png", "rebalance.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
     assert "ours beside Kafka's own tools" in run.output

@@ -379,7 +379,9 @@ def idle(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
     of the project's containers over `sizes.idle_s`, as a fraction of one core."""
     say(f"idle: the playground as make play runs it, {sizes.idle_s:g} s once settled")
     compose = ["docker", "compose", "--project-name", lab.project, "--profile", "fanout"]
-    subprocess.run([*compose, "up", "--detach", *IDLE_SERVICES], check=True, capture_output=True)
+    # --no-deps: the broker the bench runs on stays as it is (provision has run for it).
+    up = [*compose, "up", "--detach", "--no-deps", *IDLE_SERVICES]
+    subprocess.run(up, check=True, capture_output=True)
     try:
         since = datetime.now(UTC) - timedelta(seconds=5)
         readers = [
