@@ -379,9 +379,11 @@ def idle(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
     of the project's containers over `sizes.idle_s`, as a fraction of one core."""
     say(f"idle: the playground as make play runs it, {sizes.idle_s:g} s once settled")
     compose = ["docker", "compose", "--project-name", lab.project, "--profile", "fanout"]
-    # --no-deps: the broker the bench runs on stays as it is (provision has run for it).
-    up = [*compose, "up", "--detach", "--no-deps", *IDLE_SERVICES]
-    subprocess.run(up, check=True, capture_output=True)
+    # --no-deps: the broker the bench runs on stays as it is; provision first (it makes the
+    # playground's topic, which `make bench` alone never needed), then the rest.
+    for services in (["provision"], ["--detach", *IDLE_SERVICES]):
+        up = [*compose, "up", "--no-deps", *services]
+        subprocess.run(up, check=True, capture_output=True)
     try:
         since = datetime.now(UTC) - timedelta(seconds=5)
         readers = [
@@ -411,6 +413,8 @@ def idle(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
             for c in running
         }
     finally:
-        subprocess.run([*compose, "rm", "--stop", "--force", *IDLE_SERVICES], capture_output=True)
+        subprocess.run(
+            [*compose, "rm", "--stop", "--force", "provision", *IDLE_SERVICES], capture_output=True
+        )
     say(f"  {sum(cores.values()):.1%} of one core in total")
     return {"seconds": took, "cores": cores, "total_cores": sum(cores.values())}

@@ -73,7 +73,7 @@ def _environment(say: Any) -> Path:
     uv = os.environ.get("UV") or shutil.which("uv")
     if not uv:
         raise RuntimeError("uv not found: run the bench through `make bench` or `uv run`")
-    say(f"peers: their environment from {ENVIRONMENT.relative_to(Path.cwd())}/uv.lock")
+    say(f"peers: their environment from {ENVIRONMENT.relative_to(HERE.parents[4])}/uv.lock")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     subprocess.run(
         [uv, "sync", "--locked", "--quiet", "--project", str(ENVIRONMENT)], check=True, env=env
