@@ -4,12 +4,13 @@ output topic at-least-once (loop.py)."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, Producer
 
 from consumer import transactional
 from consumer.deadletter import DeadLetters
@@ -45,24 +46,31 @@ class Harness:
     def __init__(self, batch_size: int) -> None:
         self.stop = StopFlag()
         self.consumer = FakeConsumer(self.stop)
-        self.producer = FakeProducer()
-        self.producer.consumer = self.consumer
-        p = self.producer.as_producer()
+        self.producers: list[FakeProducer] = []
         self.loop = TransactionalLoop(
             settings(batch_size=batch_size),
             self.consumer.as_consumer(),
-            p,
-            DeadLetters(p, DLQ, "bravo", "g", 5.0),
-            Output(p, OUT, "g", 5.0),
+            self.new_producer,
             self.stop,
         )
+
+    def new_producer(self) -> Producer:
+        producer = FakeProducer()
+        producer.consumer = self.consumer
+        self.producers.append(producer)
+        return producer.as_producer()
+
+    @property
+    def producer(self) -> FakeProducer:
+        """The first producer (the only one unless a call hung)."""
+        return self.producers[0]
 
     def run(self) -> None:
         self.loop.run()
 
     def outputs(self) -> list[tuple[int, int]]:
         """(partition, offset) of the input of each output a read_committed reader sees."""
-        return [source(p) for p in self.producer.visible if p.topic == OUT]
+        return [source(p) for f in self.producers for p in f.visible if p.topic == OUT]
 
 
 def source(p: Produced) -> tuple[int, int]:
@@ -268,6 +276,34 @@ def test_a_fenced_producer_at_start_stops_before_reading_anything() -> None:
     with pytest.raises(TransactionFatal):
         h.run()
     assert h.consumer.consumed == []
+
+
+def test_a_call_that_hangs_gets_a_new_producer_that_fences_the_stuck_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """librdkafka#5456: send_offsets_to_transaction() can block whatever its timeout."""
+    monkeypatch.setattr(transactional, "CALL_TIMEOUT_S", 0.01)
+    monkeypatch.setattr(transactional, "HUNG_S", 0.01)
+    released = threading.Event()
+    h = Harness(batch_size=2)
+    h.consumer.produce(0, 0, 1)
+    h.consumer.committed_offsets = {0: 0}
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(3)
+    stuck = h.producer
+    stuck.send_offsets_to_transaction = lambda *a, **k: released.wait(5)  # type: ignore[method-assign, assignment]
+    caplog.set_level(logging.INFO)
+    try:
+        h.run()
+    finally:
+        released.set()
+    assert len(h.producers) == 2
+    assert h.producers[1].calls[0] == "init_transactions", "the new one fences the stuck one"
+    assert "abort_transaction" not in stuck.calls, "the stuck one is left alone"
+    assert h.consumer.seeks == [(0, 0)]
+    assert h.outputs() == [(0, 0), (0, 1)], "the batch read again, committed by the new one"
+    assert h.consumer.committed_offsets == {0: 2}
+    [hung] = events(caplog, "transaction_hung")
+    assert hung["call"] == "send_offsets_to_transaction"
 
 
 # --- stop ---

@@ -81,17 +81,9 @@ def main(
     stop = StopFlag().install()
     try:
         if config.exactly_once:
-            # One producer for outputs and dead letters: both in the batch's transaction.
-            producer = Producer(transactional.producer_config(config))
-            dead_letters = DeadLetters(
-                producer,
-                config.kafka.dead_letter_topic,
-                config.client,
-                config.group_id,
-                config.dlq_timeout_s,
-            )
-            output = Output(producer, output_topic, config.group_id, config.dlq_timeout_s)
-            TransactionalLoop(config, consumer, producer, dead_letters, output, stop).run()
+            TransactionalLoop(
+                config, consumer, lambda: Producer(transactional.producer_config(config)), stop
+            ).run()
         else:
             dead_letters = DeadLetters(
                 Producer(producer_config(config.kafka, f"{config.client}-dlq")),

@@ -6,18 +6,21 @@ and `source` (`<partition>:<offset>` of the input). Those two headers are what t
 ledger counts: an input with no output was lost, one with two was processed twice.
 
 At-least-once, flush() waits for every output to be acknowledged before the batch's offsets are
-committed, and raises OutputError otherwise (the consumer then stops without committing).
+committed, and raises OutputError if one is refused (the consumer then stops without committing).
 Exactly-once, the outputs are in the batch's transaction: commit_transaction() flushes them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from decimal import Decimal
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from consumer.pipeline import Record
+
+log = logging.getLogger("consumer.output")
 
 
 class OutputError(Exception):
@@ -61,15 +64,29 @@ class Output:
             self._unflushed = True
 
     def flush(self) -> None:
-        """Wait until every output is acknowledged; raise OutputError otherwise."""
+        """Wait until every output is acknowledged or refused; raise OutputError if one was
+        refused. A broker away is waited for (librdkafka gives up on a record after its
+        message.timeout.ms, 5 min, and reports it refused): results go with every batch, so a
+        broker restart must not stop the consumer."""
         if not self._unflushed:
             return
         self._unflushed = False
-        left = self._producer.flush(self._timeout_s)
+        while (left := self._producer.flush(self._timeout_s)) and not self._failures:
+            log.warning(
+                "⏳ %d outputs not acknowledged after %g s: still waiting",
+                left,
+                self._timeout_s,
+                extra={"event": "output_waiting", "unacknowledged": left},
+            )
         failures, self._failures = self._failures, []
-        if left or failures:
-            problem = f"{left} unacknowledged" if left else "; ".join(failures[:3])
-            raise OutputError(f"cannot write to output topic {self.topic}: {problem}")
+        if failures:
+            raise OutputError(
+                f"cannot write to output topic {self.topic}: {'; '.join(failures[:3])}"
+            )
+
+    def use(self, producer: Producer) -> None:
+        """Write with another producer from now on (exactly-once: one that replaced a hung one)."""
+        self._producer = producer
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:

@@ -34,6 +34,7 @@ proves each):
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -54,6 +55,7 @@ from consumer.loop import ConsumerLoop
 from consumer.output import Output
 from consumer.settings import ConsumerSettings
 from playground.kafka import ClientConfig, transactional_producer_config
+from playground.settings import processed_topic
 from playground.shutdown import StopFlag
 
 log = logging.getLogger("consumer.transactional")
@@ -61,6 +63,7 @@ log = logging.getLogger("consumer.transactional")
 T = TypeVar("T")
 RETRY_S = 1.0  # between two tries of a retriable call
 CALL_TIMEOUT_S = 10.0  # of each transactional call: init, send_offsets, commit, abort
+HUNG_S = 20.0  # past CALL_TIMEOUT_S, a call is taken for hung (see _bounded)
 # The group moved on while we processed: the batch is no longer ours to commit.
 FENCED_CODES = frozenset(
     {
@@ -79,10 +82,11 @@ class TransactionFatal(Exception):
 class Aborted(Exception):
     """The batch's transaction was aborted; `fenced` if the group moved on meanwhile."""
 
-    def __init__(self, error: KafkaError, fenced: bool) -> None:
+    def __init__(self, error: KafkaError, fenced: bool, open: bool = True) -> None:
         super().__init__(error.str())
         self.error = error
         self.fenced = fenced
+        self.open = open  # the transaction is still to be aborted (not by a new producer)
 
 
 def transactional_id(group_id: str, client: str) -> str:
@@ -118,18 +122,38 @@ class TransactionalLoop(ConsumerLoop):
         self,
         settings: ConsumerSettings,
         consumer: Consumer,
-        producer: Producer,
-        dead_letters: DeadLetters,
-        output: Output,
+        make_producer: Callable[[], Producer],
         stop: StopFlag,
     ) -> None:
-        super().__init__(settings, consumer, dead_letters, stop, output=output)
-        self.producer = producer
+        self._make_producer = make_producer
+        self.producer = make_producer()
+        # One producer for outputs and dead letters: both in the batch's transaction.
+        super().__init__(
+            settings,
+            consumer,
+            DeadLetters(
+                self.producer,
+                settings.kafka.dead_letter_topic,
+                settings.client,
+                settings.group_id,
+                settings.dlq_timeout_s,
+            ),
+            stop,
+            output=Output(
+                self.producer,
+                processed_topic(settings.kafka.topic),
+                settings.group_id,
+                settings.dlq_timeout_s,
+            ),
+        )
 
     def run(self) -> None:
+        self._init_transactions()
+        super().run()
+
+    def _init_transactions(self) -> None:
         # Fences an earlier instance with our transactional.id and aborts what it left open.
         self._call(lambda: self.producer.init_transactions(CALL_TIMEOUT_S), "init_transactions")
-        super().run()
 
     def _process(self, messages: list[Message], commit: bool = True) -> None:
         """One transaction for the batch (`commit` is ignored: a transaction always ends).
@@ -171,8 +195,9 @@ class TransactionalLoop(ConsumerLoop):
             self._call(
                 lambda: self.producer.commit_transaction(CALL_TIMEOUT_S), "commit_transaction"
             )
-        except Aborted:
-            self._abort()
+        except Aborted as exc:
+            if exc.open:
+                self._abort()
             raise
         committed = {tp.partition: tp.offset for tp in offsets}
         log.info(
@@ -186,7 +211,7 @@ class TransactionalLoop(ConsumerLoop):
         aborted; TransactionFatal if nothing can go on."""
         while True:
             try:
-                return call()
+                return self._bounded(call, what)
             except KafkaException as exc:
                 error = exc.args[0]
                 if not isinstance(error, KafkaError) or error.fatal():
@@ -204,6 +229,45 @@ class TransactionalLoop(ConsumerLoop):
                 if self.stop.is_set():  # not blocked on a broker away: abort, nothing lost
                     raise Aborted(error, fenced=False) from exc
                 time.sleep(RETRY_S)
+
+    def _bounded(self, call: Callable[[], T], what: str) -> T:
+        """`call` in a thread of its own, given CALL_TIMEOUT_S + HUNG_S to return.
+
+        librdkafka's send_offsets_to_transaction() can block for ever, whatever its timeout,
+        once the group coordinator it cached is gone (librdkafka#5456, #5511: after a broker
+        restart). Then a new producer with our transactional.id fences the stuck one and aborts
+        its transaction, and the batch is read again (Aborted)."""
+        done: list[T] = []
+        failed: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                done.append(call())
+            except BaseException as exc:  # handed to the caller's thread as it is
+                failed.append(exc)
+
+        worker = threading.Thread(target=target, name=what, daemon=True)
+        worker.start()
+        worker.join(CALL_TIMEOUT_S + HUNG_S)
+        if failed:
+            raise failed[0]
+        if done:
+            return done[0]
+        log.warning(
+            "⛔ %s still blocked after %g s: a new producer fences the stuck one",
+            what,
+            CALL_TIMEOUT_S + HUNG_S,
+            extra={"event": "transaction_hung", "call": what},
+        )
+        self.producer = self._make_producer()
+        self.dead_letters.use(self.producer)
+        assert self.output is not None
+        self.output.use(self.producer)
+        if what != "init_transactions":
+            self._init_transactions()
+        else:
+            return self._bounded(call, what)  # init again with the new producer
+        raise Aborted(KafkaError(KafkaError._TIMED_OUT, f"{what} hung"), fenced=False, open=False)
 
     def _abort(self) -> None:
         self._call(lambda: self.producer.abort_transaction(CALL_TIMEOUT_S), "abort_transaction")
