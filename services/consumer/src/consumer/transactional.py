@@ -25,6 +25,8 @@ proves each):
 - a retriable error of a transactional call (a timeout, the coordinator away): retry the same
   call, every RETRY_S, until it succeeds or the error turns abortable or fatal; stopping,
   abort instead (the next reader starts from the committed offsets);
+- a call that hangs past CALL_TIMEOUT_S + HUNG_S (librdkafka#5456, after a broker restart): a
+  new producer with our transactional.id fences the stuck one; rewind and read the batch again;
 - a fatal error (the producer fenced by a newer instance with our transactional.id, an
   authorization refused): exit at once with one clear line, committing nothing more;
 - stop (SIGTERM/SIGINT): finish the batch in hand, commit its transaction, then close(), which
