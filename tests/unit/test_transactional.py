@@ -365,3 +365,36 @@ def test_at_least_once_an_unacknowledged_output_stops_without_committing() -> No
     with pytest.raises(OutputError, match=r"transactions\.processed"):
         loop.run()
     assert consumer.commits == []
+
+
+def test_at_least_once_a_broker_away_is_waited_for_then_the_batch_committed() -> None:
+    loop, consumer, out, flushed_at = at_least_once()
+    consumer.produce(0, 0, 1)
+    out.unacknowledged = 2  # the broker away for the first flush()
+    flush = out.flush
+
+    def back(timeout: float = -1) -> int:
+        left = flush(timeout)
+        out.unacknowledged = 0
+        return left
+
+    out.flush = back  # type: ignore[method-assign]
+    consumer.then(lambda: consumer.assign(0)).idle(2)
+    loop.run()
+    assert len(flushed_at()) == 2, "flushed again until acknowledged"
+    assert consumer.commits == [{0: 2}]
+
+
+def test_at_least_once_a_stop_with_outputs_unacknowledged_commits_nothing_of_that_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=10)
+    consumer.produce(0, 0, 1)
+    out.unacknowledged = 2  # the broker away: never acknowledged
+    consumer.then(lambda: consumer.assign(0)).idle(2)
+    caplog.set_level(logging.INFO)
+    loop.run()  # the stop's batch in hand: flushed once, then given up
+    assert consumer.commits == []
+    [left] = events(caplog, "offsets_not_committed")
+    assert left["offsets"] == {0: 2}
+    assert consumer.closed

@@ -4,7 +4,8 @@ Rules (at-least-once, nothing committed before it was processed; docs/consumer.m
 test proves each; exactly-once keeps this loop and replaces the commit: transactional.py):
 - a batch is committed once processed, each partition at the offset after its last message;
 - each result goes to the output topic, and the batch is committed only once every output is
-  acknowledged (a crash in between writes those outputs again: duplicates, never a loss);
+  acknowledged (a crash in between writes those outputs again: duplicates, never a loss); a
+  broker away is waited for, except by a stop, which then commits nothing of that batch;
 - poison (undecodable, too large, dropped by a step, or making a step raise) goes to the
   dead-letter topic, and the batch is committed only once every dead letter is acknowledged;
 - revoked: finish the batch in hand and commit it, so the next owner starts where we stopped;
@@ -154,8 +155,17 @@ class ConsumerLoop:
         # Only once the dead letters and the outputs are safe is the batch processed: if they
         # are not, this raises and the consumer stops without committing these offsets.
         self.dead_letters.flush()
-        if self.output is not None:
-            self.output.flush()
+        if self.output is not None and not self.output.flush(self.stop.is_set):
+            # Stopping with the broker away: its outputs are not safe, so nor is its commit.
+            self._log_batch(messages, dead_lettered)
+            left = {p: last + 1 for p, (_, last) in offset_ranges(messages).items()}
+            log.warning(
+                "⚠️ Outputs not acknowledged: offsets %s not committed; the next owner "
+                "processes them again",
+                describe(left),
+                extra={"event": "offsets_not_committed", "offsets": left},
+            )
+            return
         self.checkpoint.processed(messages)
         self._log_batch(messages, dead_lettered)
         if commit:

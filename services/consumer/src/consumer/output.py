@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -21,6 +22,8 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from consumer.pipeline import Record
 
 log = logging.getLogger("consumer.output")
+
+FLUSH_SLICE_S = 1.0  # how often a wait for acknowledgements looks whether the consumer stops
 
 
 class OutputError(Exception):
@@ -63,26 +66,34 @@ class Output:
                 raise OutputError(f"cannot write to output topic {self.topic}: {problem}") from exc
             self._unflushed = True
 
-    def flush(self) -> None:
+    def flush(self, stopping: Callable[[], bool] = lambda: False) -> bool:
         """Wait until every output is acknowledged or refused; raise OutputError if one was
         refused. A broker away is waited for (librdkafka gives up on a record after its
         message.timeout.ms, 5 min, and reports it refused): results go with every batch, so a
-        broker restart must not stop the consumer."""
+        broker restart must not stop the consumer. Once `stopping()`, give up instead: False
+        means some are unacknowledged, and the batch must not be committed."""
         if not self._unflushed:
-            return
+            return True
+        waited = 0.0
+        while (left := self._producer.flush(FLUSH_SLICE_S)) and not self._failures:
+            if stopping():
+                return False
+            waited += FLUSH_SLICE_S
+            if waited >= self._timeout_s:
+                waited = 0.0
+                log.warning(
+                    "⏳ %d outputs not acknowledged after %g s: still waiting",
+                    left,
+                    self._timeout_s,
+                    extra={"event": "output_waiting", "unacknowledged": left},
+                )
         self._unflushed = False
-        while (left := self._producer.flush(self._timeout_s)) and not self._failures:
-            log.warning(
-                "⏳ %d outputs not acknowledged after %g s: still waiting",
-                left,
-                self._timeout_s,
-                extra={"event": "output_waiting", "unacknowledged": left},
-            )
         failures, self._failures = self._failures, []
         if failures:
             raise OutputError(
                 f"cannot write to output topic {self.topic}: {'; '.join(failures[:3])}"
             )
+        return True
 
     def use(self, producer: Producer) -> None:
         """Write with another producer from now on (exactly-once: one that replaced a hung one)."""
