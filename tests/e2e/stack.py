@@ -85,18 +85,18 @@ class Stack:
         scaled = [arg for s, n in (scale or {}).items() for arg in ("--scale", f"{s}={n}")]
         self.compose(*flags, "up", "-d", "--no-build", *scaled, env=extra_env)
 
-    def up_for_drills(self, *profiles: str) -> None:
+    def up_for_drills(self, *profiles: str, **extra_env: str) -> None:
         """The consumers as the drills run them: batches of DRILL_BATCH within 0.5 s, no log
         step, and evicted after 6 s (the broker's minimum) instead of 45 s, so a drill that
         pauses a member ends quickly."""
-        self.up(
-            *profiles,
-            BATCH_SIZE=str(DRILL_BATCH),
-            BATCH_MAX_WAIT_S="0.5",
-            PIPELINE="validate,enrich,score",
-            SESSION_TIMEOUT_MS="6000",
-            MAX_POLL_INTERVAL_MS="7000",
-        )
+        drill_env = {
+            "BATCH_SIZE": str(DRILL_BATCH),
+            "BATCH_MAX_WAIT_S": "0.5",
+            "PIPELINE": "validate,enrich,score",
+            "SESSION_TIMEOUT_MS": "6000",
+            "MAX_POLL_INTERVAL_MS": "7000",
+        }
+        self.up(*profiles, scale=None, **drill_env, **extra_env)
 
     def remove_services(self) -> None:
         """Stop and remove everything but the broker, which the tests share."""

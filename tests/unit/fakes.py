@@ -98,6 +98,9 @@ class FakeConsumer:
         self.committed_at_close: dict[int, int] | None = None
         self.closed = False
         self.callbacks: dict[str, Callable[[Consumer, list[TopicPartition]], None]] = {}
+        # Exactly-once: every message handed out (seek() hands them out again) and every seek.
+        self.handed: dict[int, list[Message]] = {}
+        self.seeks: list[tuple[int, int]] = []
 
     def as_consumer(self) -> Consumer:
         return cast(Consumer, self)
@@ -150,6 +153,8 @@ class FakeConsumer:
             while log and len(out) < num_messages:
                 out.append(log.popleft())
         self.consumed += [(m.partition() or 0, m.offset() or 0) for m in out]
+        for m in out:
+            self.handed.setdefault(m.partition() or 0, []).append(m)
         self.most_uncommitted = max(self.most_uncommitted, len(self.uncommitted()))
         return out
 
@@ -187,6 +192,22 @@ class FakeConsumer:
             CommitResult(tp.topic, tp.partition, self.committed_offsets.get(tp.partition, -1001))
             for tp in partitions
         ]
+
+    def seek(self, tp: TopicPartition) -> None:
+        """Hand out again, from tp.offset (OFFSET_BEGINNING: from the first), what was handed
+        out of the partition."""
+        self.seeks.append((tp.partition, tp.offset))
+        log = self.logs.setdefault(tp.partition, deque())
+        waiting = {m.offset() for m in log}
+        again = {
+            m.offset(): m
+            for m in self.handed.get(tp.partition, [])
+            if (m.offset() or 0) >= max(tp.offset, 0) and m.offset() not in waiting
+        }
+        log.extendleft(m for _, m in sorted(again.items(), reverse=True))
+
+    def consumer_group_metadata(self) -> object:
+        return ("group metadata", sorted(self.assigned))
 
     def assignment(self) -> list[TopicPartition]:
         return tps(*sorted(self.assigned))
@@ -232,6 +253,16 @@ class FakeProducer:
         self.flushes = 0
         self.flush_timeouts: list[float] = []
         self._queue: list[tuple[Produced, Callable[..., None]]] = []
+        # Transactions (exactly-once): commit_transaction() makes what was produced since
+        # begin_transaction() visible to read_committed readers and commits the offsets sent
+        # to the transaction on `consumer`; abort_transaction() discards both.
+        self.consumer: FakeConsumer | None = None
+        self.calls: list[str] = []  # every transactional call, in order
+        # Scripted answers of each call, one per call: None passes, an error is raised.
+        self.call_errors: dict[str, deque[KafkaError | None]] = {}
+        self.visible: list[Produced] = []  # what a read_committed reader sees
+        self._begun_at = 0
+        self._txn_offsets: dict[int, int] = {}
 
     def as_producer(self) -> Producer:
         return cast(Producer, self)
@@ -280,3 +311,43 @@ class FakeProducer:
                 ),
             )
         return self.unacknowledged
+
+    # --- transactions ---
+
+    def fail(self, call: str, *errors: KafkaError | None) -> None:
+        """The next calls of `call` raise these errors, one each (None: that call passes)."""
+        self.call_errors.setdefault(call, deque()).extend(errors)
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        errors = self.call_errors.get(name)
+        error = errors.popleft() if errors else None
+        if error is not None:
+            raise KafkaException(error)
+
+    def init_transactions(self, timeout: float = -1) -> None:
+        self._call("init_transactions")
+
+    def begin_transaction(self) -> None:
+        self._call("begin_transaction")
+        self._begun_at = len(self.produced)
+        self._txn_offsets = {}
+
+    def send_offsets_to_transaction(
+        self, offsets: list[TopicPartition], metadata: object, timeout: float = -1
+    ) -> None:
+        self._call("send_offsets_to_transaction")
+        assert metadata is not None
+        self._txn_offsets.update({tp.partition: tp.offset for tp in offsets})
+
+    def commit_transaction(self, timeout: float = -1) -> None:
+        self._call("commit_transaction")
+        self.visible.extend(self.produced[self._begun_at :])
+        if self.consumer is not None:
+            self.consumer.committed_offsets.update(self._txn_offsets)
+        self._begun_at = len(self.produced)
+
+    def abort_transaction(self, timeout: float = -1) -> None:
+        self._call("abort_transaction")
+        self._begun_at = len(self.produced)
+        self._txn_offsets = {}

@@ -463,7 +463,7 @@ def test_a_stop_finishes_the_batch_in_hand_commits_it_then_closes(
     assert stopped["message"] == "🛑 Consumer stopped; left group g"
     [started] = events(caplog, "consumer_started")
     assert started["message"] == (
-        "Starting consumer loop (group g, classic protocol, range, batch size 10, "
+        "Starting consumer loop (group g, at-least-once, classic protocol, range, batch size 10, "
         "max wait 3600s, pipeline validate). Ctrl+C to stop"
     )
 
@@ -482,7 +482,7 @@ def test_the_start_line_names_the_protocol_and_a_static_member(
     h.run()
     [started] = events(caplog, "consumer_started")
     assert started["message"] == (
-        "Starting consumer loop (group g, consumer protocol, static member bravo-1, "
+        "Starting consumer loop (group g, at-least-once, consumer protocol, static member bravo-1, "
         "batch size 1, max wait 3600s, pipeline validate→enrich). Ctrl+C to stop"
     )
 

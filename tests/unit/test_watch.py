@@ -22,6 +22,7 @@ from watch.model import (
     MemberView,
     Move,
     OffsetView,
+    OutputView,
     PartitionView,
     Rebalance,
     Snapshot,
@@ -282,3 +283,21 @@ def test_a_single_broker_shows_no_replication_columns() -> None:
     time = datetime(2026, 11, 29, 12, tzinfo=UTC)
     partitions = (PartitionView(0, 10, leader=1, replicas=(1,), isr=(1,)),)
     assert "in sync" not in as_text(Snapshot(time, "transactions", partitions, ()))
+
+
+def test_the_output_topic_shows_an_open_transaction_as_a_gap_below_the_high_watermark() -> None:
+    time = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    output = (OutputView(0, 120, 120), OutputView(1, 95, 140))  # p1: a transaction is open
+    snap = Snapshot(time, "transactions", (PartitionView(0, 10),), (), output=output)
+    text = as_text(snap, width=130)
+    assert "Output transactions.processed" in text
+    rows = {line.split()[1]: line.split()[1:] for line in text.splitlines() if "│" in line}
+    assert rows["0"][:4] == ["0", "120", "120", "0"]
+    assert rows["1"][:6] == ["1", "95", "140", "45", "transaction", "open"]
+    assert snap.to_json()["output"][1] == {"partition": 1, "stable_offset": 95, "end_offset": 140}
+
+
+def test_without_an_output_topic_the_view_has_no_output_panel() -> None:
+    time = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    snap = Snapshot(time, "transactions", (PartitionView(0, 10),), ())
+    assert "Output" not in as_text(snap)

@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient
 from playground import logs
 from playground.cli import load_settings
 from playground.kafka import admin_config
+from playground.settings import processed_topic
 from provision import settings
 from provision.topics import TopicMismatch, ensure_topic, wait_for_brokers
 
@@ -16,7 +17,7 @@ from provision.topics import TopicMismatch, ensure_topic, wait_for_brokers
 @click.option("--partitions", type=int, help="[env TOPIC_PARTITIONS, default 3]")
 @click.option("--replication-factor", type=int, help="[env TOPIC_REPLICATION_FACTOR, default 1]")
 def main(partitions: int | None, replication_factor: int | None) -> None:
-    """Create the playground's topic and its dead-letter topic if they do not exist."""
+    """Create the playground's topic, its dead-letter and its output topics if they do not exist."""
     config = load_settings(
         settings.read,
         {"TOPIC_PARTITIONS": partitions, "TOPIC_REPLICATION_FACTOR": replication_factor},
@@ -27,9 +28,14 @@ def main(partitions: int | None, replication_factor: int | None) -> None:
         # A topic with replication factor N needs N brokers: in a cluster that is still
         # starting, wait for all of them rather than fail to create it.
         wait_for_brokers(admin, config.replication_factor, config.wait_s)
-        # The dead-letter topic mirrors the main one, so a poison message keeps its partition:
-        # the consumer writes each dead letter to its poison's partition number.
-        for topic in (config.kafka.topic, config.kafka.dead_letter_topic):
+        # The dead-letter and output topics mirror the main one, so a poison message or a
+        # result keeps its partition: the consumer writes each to its input's partition number.
+        topics = (
+            config.kafka.topic,
+            config.kafka.dead_letter_topic,
+            processed_topic(config.kafka.topic),
+        )
+        for topic in topics:
             ensure_topic(
                 admin,
                 topic,

@@ -18,7 +18,7 @@ from playground import host
 from playground.host import Container, service_container
 from playground.kafka import admin_config, consumer_config
 from playground.records import Record
-from playground.settings import KafkaSettings
+from playground.settings import KafkaSettings, processed_topic
 
 INTERNAL_BOOTSTRAP = "kafka:19092"  # the broker as containers on the Compose network see it
 
@@ -43,9 +43,13 @@ class Lab:
         return str(next(iter(self.kafka.attrs["NetworkSettings"]["Networks"])))
 
     def topic(self, name: str, partitions: int = 3) -> str:
-        """A new, empty topic for one measurement."""
+        """A new, empty topic for one measurement, with the output topic our consumers write
+        their results to, as provision makes them."""
         topic = f"bench-{self.run_id}-{name}"
-        self.admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
+        made = [topic, processed_topic(topic)]
+        futures = self.admin.create_topics([NewTopic(t, partitions, 1) for t in made])
+        for t in made:
+            futures[t].result(timeout=30)
         return topic
 
     def service(self, command: str, name: str, **env: object) -> Container:

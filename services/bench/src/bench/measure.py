@@ -173,8 +173,12 @@ def _consumer(lab: Lab, name: str, topic: str, **env: object) -> tuple[Container
     return c, LogReader(c, since)
 
 
-def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
-    c, reader = _consumer(lab, f"consumer-{batch}", topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=1)
+def _consume(
+    lab: Lab, topic: str, batch: int, sizes: Sizes, name: str = "consumer", **env: object
+) -> dict[str, Any]:
+    c, reader = _consumer(
+        lab, f"{name}-{batch}", topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=1, **env
+    )
     assigned: float | None = None
     count, last = 0, 0.0
     deadline = time.monotonic() + sizes.consumer_budget_s + 60
@@ -235,10 +239,12 @@ def latency(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
     return {"runs": runs, "kafka_tool": tool}
 
 
-def _latency_run(lab: Lab, load: int, batch: int, wait: float, run_s: float) -> dict[str, Any]:
-    name = f"lat-{load}-{batch}-{str(wait).replace('.', '_')}"
+def _latency_run(
+    lab: Lab, load: int, batch: int, wait: float, run_s: float, prefix: str = "lat", **env: object
+) -> dict[str, Any]:
+    name = f"{prefix}-{load}-{batch}-{str(wait).replace('.', '_')}"
     topic = lab.topic(name)
-    c, reader = _consumer(lab, name, topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=wait)
+    c, reader = _consumer(lab, name, topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=wait, **env)
     batches: list[dict[str, Any]] = []
     wait_until(
         lambda: any(r.get("event") == "partitions_assigned" for r in _collect(reader, batches)),

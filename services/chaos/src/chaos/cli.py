@@ -48,8 +48,10 @@ console = Console(highlight=False, width=max(Console().width, 100))
     type=click.Choice(FAULTS),
     help="consumers: kill -9, pause, broker restart, graceful restarts; brokers (three-broker "
     "cluster): kill -9 a partition's leader, then a group's coordinator, a rolling restart, "
-    "a broker cut off the network.  "
-    "[default: brokers on a cluster, else consumers]",
+    "a broker cut off the network; transactions: kill -9 a member of each group three times "
+    "(an exactly-once one mid-transaction), a broker restart, then the output topic read back.  "
+    "[default: brokers on a cluster, else transactions if a consumer runs exactly-once, "
+    "else consumers]",
 )
 def main(
     bootstrap_servers: str,
@@ -76,8 +78,15 @@ def main(
     def connect() -> AdminClient:
         return AdminClient(admin_config(kafka, "playground-chaos"))
 
-    def reader() -> Consumer:
-        return Consumer(consumer_config(kafka, "playground-chaos-read-back", "playground-chaos"))
+    def reader(isolation: str = "read_committed") -> Consumer:
+        return Consumer(
+            consumer_config(
+                kafka,
+                "playground-chaos-read-back",
+                "playground-chaos",
+                isolation_level=isolation,
+            )
+        )
 
     playground = Playground(project, client, topic, connect, reader)
     drills = Drills(playground, say=say)
@@ -88,6 +97,8 @@ def main(
     finally:
         client.close()
     console.print(table(report))
+    if report.outputs:
+        console.print(outputs_table(report))
     if report.read_back is not None:
         console.print(f"Topic read back: {report.read_back}")
     for problem in report.problems:
@@ -116,5 +127,26 @@ def table(report: Report) -> Table:
             str(c.allowed),
             "" if c.recovery_s is None else f"{c.recovery_s:.1f}",
             "✓" if c.ok else "[red]✗[/]",
+        )
+    return t
+
+
+def outputs_table(report: Report) -> Table:
+    """The processing guarantees side by side: each group's outputs, read back read_committed."""
+    t = Table(title="Output topic read back read_committed: each input's outputs, per group")
+    t.add_column("group", no_wrap=True)
+    t.add_column("guarantee", no_wrap=True)
+    for name in ("inputs", "lost", "duplicates", "allowed", "aborted", ""):
+        t.add_column(name, justify="right")
+    for o in report.outputs:
+        t.add_row(
+            o.group,
+            o.guarantee,
+            str(o.ledger.sent),
+            str(o.ledger.lost),
+            str(o.ledger.duplicates),
+            str(o.allowed),
+            str(o.aborted),
+            "✓" if o.ok else "[red]✗[/]",
         )
     return t

@@ -8,6 +8,12 @@ everything the topic held, then balance the ledger of each group:
 - new duplicates at most the batches in flight the fault could interrupt (0 for graceful stops).
 Outside the ledger they check that no committed offset ever goes back (a fenced member's late
 commit refused) and that the broker restart needed no container restart.
+
+The "transactions" drill compares the processing guarantees: kill -9 one member of each group
+three times (an exactly-once one while a transaction is open on the output topic), restart the
+broker, drain; then read the output topic back read_committed and balance each group's outputs
+against the stream: lost (an input with no output) must be 0; duplicates (an input with more
+than one) must be 0 for an exactly-once group, and are counted for an at-least-once one.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from playground.records import Position, positions, record
 
 T = TypeVar("T")
 KILLS = 3
-FAULTS = ("consumers", "brokers")
+FAULTS = ("consumers", "brokers", "transactions")
 CUT_OFF_S = 35  # longer than replica.lag.time.max.ms (30 s by default)
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
@@ -56,6 +62,23 @@ class Check:
 
 
 @dataclass(frozen=True)
+class OutputCheck:
+    """A group's outputs read back from the output topic at the end, against the stream."""
+
+    group: str
+    guarantee: str  # its members' PROCESSING_GUARANTEE
+    ledger: Ledger  # read_committed: lost = inputs with no output, duplicates = extra outputs
+    # At-least-once, the most duplicates the faults may cause: a batch in flight per fault that
+    # could interrupt one (the sum of the group's checks' allowed); exactly-once, none.
+    allowed: int
+    aborted: int  # outputs only a read_uncommitted reader sees (in aborted transactions)
+
+    @property
+    def ok(self) -> bool:
+        return self.ledger.lost == 0 and self.ledger.duplicates <= self.allowed
+
+
+@dataclass(frozen=True)
 class ReadBack:
     """The stream's delivery reports against the topic read back from Kafka at the end."""
 
@@ -76,11 +99,17 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # promises broken outside the ledger
     read_back: ReadBack | None = None
+    outputs: list[OutputCheck] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         read_back_ok = self.read_back is None or self.read_back.ok
-        return not self.problems and read_back_ok and all(c.ok for c in self.checks)
+        return (
+            not self.problems
+            and read_back_ok
+            and all(c.ok for c in self.checks)
+            and all(o.ok for o in self.outputs)
+        )
 
     def final(self) -> dict[str, Ledger]:
         return {c.group: c.ledger for c in self.checks if c.fault == "drained"}
@@ -108,14 +137,21 @@ class Drills:
     # ---- the drill sequence ----
     def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
         """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
-        broker restart, graceful restarts) or "brokers" (a cluster's: kill -9 a leader, then a
-        coordinator, a rolling restart); by
-        default "brokers" when the project runs more than one broker."""
-        if faults is None:
-            faults = "brokers" if len(self.pg.brokers()) > 1 else "consumers"
+        broker restart, graceful restarts), "brokers" (a cluster's: kill -9 a leader, then a
+        coordinator, a rolling restart) or "transactions" (kill -9 each group's member mid-
+        transaction, broker restart, then the output topic read back); by default "brokers"
+        when the project runs more than one broker, else "transactions" when a consumer runs
+        exactly-once, else "consumers"."""
         self.members = self.pg.members()
         if not self.members:
             raise PlaygroundError("no consumer is running: start the playground first (make up)")
+        if faults is None:
+            if len(self.pg.brokers()) > 1:
+                faults = "brokers"
+            elif any(m.settings.exactly_once for m in self.members):
+                faults = "transactions"
+            else:
+                faults = "consumers"
         target = self._target()
         self.started = datetime.now(UTC)
         self.say(f"streaming transactions every {interval_s:g} s until {count} are acknowledged")
@@ -128,6 +164,8 @@ class Drills:
             )
             if faults == "brokers":
                 self._broker_faults()
+            elif faults == "transactions":
+                self._transaction_faults()
             else:
                 self._consumer_faults(target)
             self._wait(
@@ -141,6 +179,8 @@ class Drills:
             self._checkpoint("drained", {})
             if faults == "brokers":
                 self._read_back()
+            if faults == "transactions":
+                self._read_outputs()
         finally:
             self.stream.remove(force=True)
         return self.report
@@ -157,6 +197,61 @@ class Drills:
         self._checkpoint("broker restart", self._in_flight(self.members))
         self._graceful_restarts()
         self._checkpoint("graceful restarts", {})
+
+    def _transaction_faults(self) -> None:
+        """kill -9 one member of each group three times, then restart the broker. An
+        exactly-once member is killed while a transaction is open on the output topic: its
+        restart's init_transactions() must abort what the zombie left."""
+        targets = self._targets()
+        for kill in range(1, KILLS + 1):
+            for t in targets:
+                if t.settings.exactly_once:
+                    wait_until(
+                        lambda: self._try(self.pg.open_transactions),
+                        SETTLE_S,
+                        "a transaction open on the output topic",
+                        every_s=0.01,
+                    )
+                self.say(f"kill -9 {t.service} ({t.settings.processing_guarantee}, {kill}/{KILLS})")
+                t.container.kill()
+                t.container.start()
+            self._checkpoint(f"kill -9 #{kill}", {t.group: t.settings.batch_size for t in targets})
+        self._restart_broker()
+        self._checkpoint("broker restart", self._in_flight(self.members))
+
+    def _read_outputs(self) -> None:
+        """Each group's outputs, read back read_committed, against what the stream sent."""
+        self.say("reading the output topic back (read_committed, then read_uncommitted)")
+        high: dict[int, int] = self._wait(
+            lambda: self._try(self.pg.output_ends, False), SETTLE_S, "the output's end offsets"
+        )
+
+        def settled() -> dict[int, int] | None:
+            # Outputs acknowledged but above a transaction still open are not readable yet.
+            stable = self._try(self.pg.output_ends, True)
+            return stable if stable and all(stable[p] >= e for p, e in high.items()) else None
+
+        ends = self._wait(settled, SETTLE_S, "the transactions open on the output topic to end")
+        committed = self.pg.read_outputs("read_committed", ends)
+        everything = self.pg.read_outputs("read_uncommitted", ends)
+        for group in self._groups():
+            mine = Counter({pos: n for (g, pos), n in committed.items() if g == group})
+            seen = sum(n for (g, _), n in everything.items() if g == group)
+            guarantees = {m.settings.processing_guarantee for m in self.members if m.group == group}
+            exactly_once = guarantees == {"exactly-once"}
+            allowed = sum(c.allowed for c in self.report.checks if c.group == group)
+            check = OutputCheck(
+                group,
+                "/".join(sorted(guarantees)),
+                ledger.balance(self._sent, mine),
+                0 if exactly_once else allowed,
+                seen - sum(mine.values()),
+            )
+            self.report.outputs.append(check)
+            self.say(
+                f"  outputs of {group} ({check.guarantee}): {check.ledger} (allowed "
+                f"{check.allowed}), aborted {check.aborted}" + ("" if check.ok else " ✗")
+            )
 
     def _broker_faults(self) -> None:
         # The members keep running through each: a batch each may be processed again if its
@@ -293,6 +388,13 @@ class Drills:
         """The consumer to hurt: bravo in a shared group if there is one."""
         sizes = Counter(m.group for m in self.members)
         return min(self.members, key=lambda m: (sizes[m.group] < 2, m.client != "bravo", m.service))
+
+    def _targets(self) -> list[Member]:
+        """One member of each group to hurt: bravo where there is one."""
+        chosen: dict[str, Member] = {}
+        for m in sorted(self.members, key=lambda m: (m.client != "bravo", m.service)):
+            chosen.setdefault(m.group, m)
+        return [chosen[g] for g in sorted(chosen)]
 
     def _pause(self, target: Member) -> None:
         timeout_s = self._session_timeout_s(target)

@@ -4,6 +4,7 @@ offsets through Kafka's admin API (never joining a group)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,13 +12,14 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from consumer.deadletter import header_list, text
 from consumer.settings import ConsumerSettings
 from consumer.settings import read as read_consumer_settings
 from playground import groups, replica
 from playground.groups import Group
 from playground.host import Container, MissingContainer, environment, service_container
 from playground.records import Position
-from playground.settings import load
+from playground.settings import load, processed_topic
 from playground.transaction import InvalidTransaction, Transaction
 
 STREAM = "chaos-producer"
@@ -66,13 +68,15 @@ class Playground:
         docker: Any,
         topic: str,
         connect: Callable[[], AdminClient],
-        reader: Callable[[], Consumer] | None = None,
+        reader: Callable[..., Consumer] | None = None,
     ) -> None:
         self.project = project
         self.docker = docker
         self.topic = topic
         self._connect = connect
-        self._reader = reader  # a consumer that joins no group: reads the topic back
+        # A consumer that joins no group: reads the topic back. Called with an isolation level
+        # ("read_committed", "read_uncommitted") to read the output topic.
+        self._reader = reader
         self._admin: AdminClient | None = None
         self._retired: list[AdminClient] = []
 
@@ -180,6 +184,48 @@ class Playground:
                         left.discard(p)
         finally:
             consumer.close()
+        return found
+
+    # ---- the output topic (<TOPIC>.processed) ----
+    def output_ends(self, committed_only: bool) -> dict[int, int]:
+        """The output topic's high watermarks, or (`committed_only`) last stable offsets."""
+        return groups.end_offsets(
+            self.admin, processed_topic(self.topic), committed_only=committed_only
+        )
+
+    def open_transactions(self) -> dict[int, tuple[int, int]]:
+        """The output topic's partitions with a transaction open: (stable offset, high)."""
+        return groups.open_transactions(self.admin, processed_topic(self.topic))
+
+    def read_outputs(self, isolation: str, ends: dict[int, int]) -> Counter[tuple[str, Position]]:
+        """(group header, source position) -> how many output records below `ends` carry it,
+        as a reader with `isolation` sees them (read_committed skips aborted transactions)."""
+        if self._reader is None:
+            raise PlaygroundError("no reader to read the output topic with")
+        topic = processed_topic(self.topic)
+        consumer = self._reader(isolation)
+        found: Counter[tuple[str, Position]] = Counter()
+        left = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in left])
+        give_up = time.monotonic() + READ_BACK_S
+        try:
+            while left and time.monotonic() < give_up:
+                for message in consumer.consume(1000, timeout=1):
+                    p, offset = message.partition() or 0, message.offset() or 0
+                    if message.error() or offset >= ends[p]:
+                        continue
+                    headers = {k: text(v) for k, v in header_list(message.headers())}
+                    if "group" in headers and "source" in headers:
+                        part, at = headers["source"].split(":")
+                        found[(headers["group"], (int(part), int(at)))] += 1
+                # The position passes control records (commit and abort markers) too.
+                for tp in consumer.position([TopicPartition(topic, p) for p in sorted(left)]):
+                    if tp.offset >= ends[tp.partition]:
+                        left.discard(tp.partition)
+        finally:
+            consumer.close()
+        if left:
+            raise PlaygroundError(f"output topic {topic} not read to its end in {READ_BACK_S} s")
         return found
 
     def start_stream(self, interval_s: float) -> Container:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from confluent_kafka import (
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
+    IsolationLevel,
     KafkaException,
     TopicPartition,
 )
@@ -146,10 +147,25 @@ def end_offsets(
     topic: str,
     which: Iterable[int] | None = None,
     timeout_s: float = TIMEOUT_S,
+    *,
+    committed_only: bool = False,
 ) -> dict[int, int]:
-    """partition -> the offset the next message appended to it will get."""
+    """partition -> the offset the next message appended to it will get (the high watermark);
+    `committed_only`: the last stable offset, below which no transaction is still open (what a
+    read_committed reader may read up to)."""
     latest = OffsetSpec.latest()  # type: ignore[no-untyped-call]
     chosen = partitions(admin, topic, timeout_s) if which is None else which
     request = {TopicPartition(topic, p): latest for p in chosen}
-    futures = admin.list_offsets(request, request_timeout=timeout_s)
+    level = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
+    futures = admin.list_offsets(request, isolation_level=level, request_timeout=timeout_s)
     return {tp.partition: f.result(timeout=timeout_s).offset for tp, f in futures.items()}
+
+
+def open_transactions(
+    admin: AdminClient, topic: str, timeout_s: float = TIMEOUT_S
+) -> dict[int, tuple[int, int]]:
+    """partition -> (last stable offset, high watermark) of the partitions where they differ:
+    a transaction is open there, and read_committed readers wait at its first record."""
+    high = end_offsets(admin, topic, timeout_s=timeout_s)
+    stable = end_offsets(admin, topic, high, timeout_s, committed_only=True)
+    return {p: (stable[p], high[p]) for p in sorted(high) if stable[p] < high[p]}

@@ -37,6 +37,19 @@ def producer_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
     )
 
 
+def transactional_producer_config(
+    kafka: KafkaSettings, client_id: str, transactional_id: str
+) -> ClientConfig:
+    """A producer whose writes, and a consumer's offsets, commit or abort together.
+
+    `transactional_id` must stay the same across restarts of one consumer instance: the new
+    instance's init_transactions() then fences the old one (a zombie) and aborts its open
+    transaction."""
+    config = producer_config(kafka, client_id)
+    config["transactional.id"] = transactional_id
+    return config
+
+
 def consumer_config(
     kafka: KafkaSettings,
     client_id: str,
@@ -47,8 +60,11 @@ def consumer_config(
     instance_id: str | None = None,
     session_timeout_ms: int | None = None,
     max_poll_interval_ms: int | None = None,
+    isolation_level: str | None = None,
 ) -> ClientConfig:
     optional = {
+        # librdkafka's default is read_committed already; exactly-once says so explicitly.
+        "isolation.level": isolation_level,
         "partition.assignment.strategy": assignment_strategy,
         "group.instance.id": instance_id,
         "session.timeout.ms": session_timeout_ms,

@@ -54,6 +54,11 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+def processed_topic(topic: str) -> str:
+    """Where the consumers write each transaction they processed (with headers group, source)."""
+    return f"{topic}.processed"
+
+
 def default_group_id(client: str) -> str:
     """A consumer's group when GROUP_ID is not given: one group per client (fan-out)."""
     return f"test_group_{client}"

@@ -8,13 +8,16 @@ from dataclasses import replace
 import click
 from confluent_kafka import Consumer, KafkaException, Producer
 
-from consumer import settings
+from consumer import settings, transactional
 from consumer.checkpoint import CommitFailed
 from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
+from consumer.output import Output, OutputError
+from consumer.transactional import TransactionalLoop, TransactionFatal
 from playground import logs, replica
 from playground.cli import load_settings
 from playground.kafka import consumer_config, producer_config
+from playground.settings import processed_topic
 from playground.shutdown import StopFlag
 
 log = logging.getLogger("consumer")
@@ -71,22 +74,50 @@ def main(
             instance_id=config.group_instance_id,
             session_timeout_ms=config.session_timeout_ms,
             max_poll_interval_ms=config.max_poll_interval_ms,
+            isolation_level=transactional.ISOLATION_LEVEL if config.exactly_once else None,
         )
     )
-    dead_letters = DeadLetters(
-        Producer(producer_config(config.kafka, f"{config.client}-dlq")),
-        config.kafka.dead_letter_topic,
-        config.client,
-        config.group_id,
-        config.dlq_timeout_s,
-    )
+    output_topic = processed_topic(config.kafka.topic)
+    stop = StopFlag().install()
     try:
-        ConsumerLoop(config, consumer, dead_letters, StopFlag().install()).run()
+        if config.exactly_once:
+            TransactionalLoop(
+                config, consumer, lambda: Producer(transactional.producer_config(config)), stop
+            ).run()
+        else:
+            dead_letters = DeadLetters(
+                Producer(producer_config(config.kafka, f"{config.client}-dlq")),
+                config.kafka.dead_letter_topic,
+                config.client,
+                config.group_id,
+                config.dlq_timeout_s,
+            )
+            output = Output(
+                Producer(producer_config(config.kafka, f"{config.client}-out")),
+                output_topic,
+                config.group_id,
+                config.dlq_timeout_s,
+            )
+            ConsumerLoop(config, consumer, dead_letters, stop, output=output).run()
     except DeadLetterError as exc:
         log.error(
             "🛑 %s: stopped without committing the batch",
             exc,
             extra={"event": "dead_letter_failed", "error": str(exc)},
+        )
+        raise SystemExit(1) from None
+    except OutputError as exc:
+        log.error(
+            "🛑 %s: stopped without committing the batch",
+            exc,
+            extra={"event": "output_failed", "error": str(exc)},
+        )
+        raise SystemExit(1) from None
+    except TransactionFatal as exc:
+        log.error(
+            "🛑 Transaction failed for good (%s): stopped, committing nothing more",
+            exc,
+            extra={"event": "transaction_fatal", "error": str(exc)},
         )
         raise SystemExit(1) from None
     except CommitFailed as exc:

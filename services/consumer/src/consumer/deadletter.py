@@ -144,6 +144,10 @@ class DeadLetters:
             problem = f"{left} unacknowledged" if left else "; ".join(failures)
             raise DeadLetterError(f"cannot write to dead-letter topic {self.topic}: {problem}")
 
+    def use(self, producer: Producer) -> None:
+        """Write with another producer from now on (exactly-once: one that replaced a hung one)."""
+        self._producer = producer
+
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is None:
             return

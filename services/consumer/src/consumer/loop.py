@@ -1,8 +1,11 @@
 """The consumer loop: poll into a batch, run the pipeline, commit; follow the group's rebalances.
 
 Rules (at-least-once, nothing committed before it was processed; docs/consumer.md says which
-test proves each):
+test proves each; exactly-once keeps this loop and replaces the commit: transactional.py):
 - a batch is committed once processed, each partition at the offset after its last message;
+- each result goes to the output topic, and the batch is committed only once every output is
+  acknowledged (a crash in between writes those outputs again: duplicates, never a loss); a
+  broker away is waited for, except by a stop, which then commits nothing of that batch;
 - poison (undecodable, too large, dropped by a step, or making a step raise) goes to the
   dead-letter topic, and the batch is committed only once every dead letter is acknowledged;
 - revoked: finish the batch in hand and commit it, so the next owner starts where we stopped;
@@ -28,6 +31,7 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from consumer.batching import Batch
 from consumer.checkpoint import Checkpoint, describe
 from consumer.deadletter import DeadLetters
+from consumer.output import Output
 from consumer.pipeline import Pipeline, Record
 from consumer.settings import ConsumerSettings
 from playground.shutdown import StopFlag
@@ -50,10 +54,12 @@ class ConsumerLoop:
         consumer: Consumer,
         dead_letters: DeadLetters,
         stop: StopFlag,
+        output: Output | None = None,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
         self.dead_letters = dead_letters
+        self.output = output
         self.checkpoint = Checkpoint(consumer)
         self.stop = stop
         self.pipeline = Pipeline(settings.pipeline)
@@ -66,16 +72,17 @@ class ConsumerLoop:
     def run(self) -> None:
         s, consumer = self.settings, self.consumer
         log.info(
-            "Starting consumer loop (group %s, %s protocol%s%s, batch size %d, max wait %gs, "
+            "Starting consumer loop (group %s, %s, %s protocol%s%s, batch size %d, max wait %gs, "
             "pipeline %s). Ctrl+C to stop",
             s.group_id,
+            s.processing_guarantee,
             s.group_protocol,
             f", {s.assignment_strategy}" if s.assignment_strategy else "",
             f", static member {s.group_instance_id}" if s.group_instance_id else "",
             s.batch_size,
             s.batch_max_wait_s,
             "→".join(s.pipeline),
-            extra={"event": "consumer_started"},
+            extra={"event": "consumer_started", "processing_guarantee": s.processing_guarantee},
         )
         try:
             consumer.subscribe(
@@ -144,18 +151,42 @@ class ConsumerLoop:
     def _process(self, messages: list[Message], commit: bool = True) -> None:
         if not messages:
             return
+        dead_lettered = self._transform(messages)
+        # Only once the dead letters and the outputs are safe is the batch processed: if they
+        # are not, this raises and the consumer stops without committing these offsets.
+        self.dead_letters.flush()
+        if self.output is not None and not self.output.flush(self.stop.is_set):
+            # Stopping with the broker away: its outputs are not safe, so nor is its commit.
+            self._log_batch(messages, dead_lettered)
+            left = {p: last + 1 for p, (_, last) in offset_ranges(messages).items()}
+            log.warning(
+                "⚠️ Outputs not acknowledged: offsets %s not committed; the next owner "
+                "processes them again",
+                describe(left),
+                extra={"event": "offsets_not_committed", "offsets": left},
+            )
+            return
+        self.checkpoint.processed(messages)
+        self._log_batch(messages, dead_lettered)
+        if commit:
+            self._commit()
+
+    def _transform(self, messages: list[Message]) -> int:
+        """Decode, run the pipeline, send each result to the output topic and each poison to
+        the dead-letter topic (neither waited for here); return how many were dead-lettered."""
         records, undecodable = decode(messages, self.settings.max_message_bytes)
-        _, rejected = self.pipeline(records)
+        kept, rejected = self.pipeline(records)
         for message, reason, error in undecodable:
             self.dead_letters.send(message, reason, error)
         for r in rejected:
             assert r.record.message is not None
             how = "failed in" if r.failed else "rejected by"
             self.dead_letters.send(r.record.message, f"{how} {r.step}", r.reason)
-        # Only once the dead letters are safe is the batch processed: if they are not, this
-        # raises and the consumer stops without committing these offsets.
-        self.dead_letters.flush()
-        self.checkpoint.processed(messages)
+        if self.output is not None:
+            self.output.send(kept)
+        return len(undecodable) + len(rejected)
+
+    def _log_batch(self, messages: list[Message], dead_lettered: int) -> None:
         ranges = offset_ranges(messages)
         log.info(
             "Received batch of %d transaction%s (%s)",
@@ -168,11 +199,9 @@ class ConsumerLoop:
                 "event": "batch_processed",
                 "count": len(messages),
                 "offsets": ranges,
-                "dead_lettered": len(undecodable) + len(rejected),
+                "dead_lettered": dead_lettered,
             },
         )
-        if commit:
-            self._commit()
 
     def _commit(self) -> None:
         """Commit what was processed. While that fails, keep the assignment paused.

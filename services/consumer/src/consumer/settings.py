@@ -19,6 +19,8 @@ from playground.settings import (
 DEFAULT_PIPELINE = ["validate", "enrich", "score", "log"]
 GROUP_PROTOCOLS = ("classic", "consumer")
 ASSIGNMENT_STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
+AT_LEAST_ONCE, EXACTLY_ONCE = "at-least-once", "exactly-once"
+PROCESSING_GUARANTEES = (AT_LEAST_ONCE, EXACTLY_ONCE)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,13 @@ class ConsumerSettings:
     # sets it for the consumer protocol), or not polling for max_poll_interval_ms, is evicted.
     session_timeout_ms: int | None = None
     max_poll_interval_ms: int | None = None
+    # at-least-once: results flushed, then offsets committed (loop.py); exactly-once: results,
+    # dead letters and offsets in one Kafka transaction (transactional.py).
+    processing_guarantee: str = AT_LEAST_ONCE
+
+    @property
+    def exactly_once(self) -> bool:
+        return self.processing_guarantee == EXACTLY_ONCE
 
 
 def known_steps(names: list[str]) -> None:
@@ -105,4 +114,7 @@ def read(env: Env) -> ConsumerSettings:
             ],
         ),
         max_poll_interval_ms=env.int("MAX_POLL_INTERVAL_MS", None, validate=at_least(1)),
+        processing_guarantee=env.str(
+            "PROCESSING_GUARANTEE", AT_LEAST_ONCE, validate=one_of(PROCESSING_GUARANTEES)
+        ),
     )

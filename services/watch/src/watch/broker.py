@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     PartitionMetadata,
@@ -12,7 +13,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from playground import groups
 from playground.groups import Group
-from watch.model import GroupView, MemberView, OffsetView, PartitionView, Snapshot
+from playground.settings import processed_topic
+from watch.model import GroupView, MemberView, OffsetView, OutputView, PartitionView, Snapshot
 
 
 class Broker:
@@ -37,7 +39,19 @@ class Broker:
             for p, end in sorted(ends.items())
         )
         views = tuple(view(g, ends) for g in found if g.reads_topic)
-        return Snapshot(time, self.topic, partitions, views)
+        return Snapshot(time, self.topic, partitions, views, output=self.output())
+
+    def output(self) -> tuple[OutputView, ...]:
+        """The output topic's last stable offsets beside its high watermarks; none if the topic
+        is not there (a playground provisioned before it existed)."""
+        topic = processed_topic(self.topic)
+        try:
+            high = groups.end_offsets(self.admin, topic)
+            stable = groups.end_offsets(self.admin, topic, high, committed_only=True)
+        except KafkaException:
+            return ()
+        # Read after the high watermark, a stable offset can be past it: never shown so.
+        return tuple(OutputView(p, min(stable[p], end), end) for p, end in sorted(high.items()))
 
 
 def replicated(partition: PartitionView, meta: PartitionMetadata | None) -> PartitionView:

@@ -27,6 +27,21 @@ class PartitionView:
 
 
 @dataclass(frozen=True)
+class OutputView:
+    """A partition of the output topic: how far a read_committed reader may read (the last
+    stable offset) and how far a read_uncommitted one does (the high watermark)."""
+
+    partition: int
+    stable_offset: int
+    end_offset: int
+
+    @property
+    def unstable(self) -> int:
+        """Records above the last stable offset: a transaction is open at its first one."""
+        return max(self.end_offset - self.stable_offset, 0)
+
+
+@dataclass(frozen=True)
 class MemberView:
     client_id: str
     host: str
@@ -82,6 +97,7 @@ class Snapshot:
     partitions: tuple[PartitionView, ...]
     groups: tuple[GroupView, ...]
     rebalances: tuple[Rebalance, ...] = field(default=())
+    output: tuple[OutputView, ...] = field(default=())  # <topic>.processed, where it exists
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

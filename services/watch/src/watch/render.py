@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from playground.logs import mark
+from playground.settings import processed_topic
 from watch.model import GroupView, Move, Snapshot
 
 TIMELINE_ROWS = 8
@@ -19,6 +20,7 @@ NONE = "-"
 def view(snapshot: Snapshot) -> RenderableType:
     return Group(
         _topic(snapshot),
+        *([_output(snapshot)] if snapshot.output else []),
         _side_by_side([_group(g) for g in snapshot.groups])
         if snapshot.groups
         else Text("No consumer group reads this topic yet.", style="dim"),
@@ -68,6 +70,32 @@ def _topic(snapshot: Snapshot) -> RenderableType:
     title = f"Topic {snapshot.topic} · {len(snapshot.partitions)} partitions"
     return Panel(
         table, title=title, subtitle=snapshot.time.strftime("%H:%M:%S UTC"), title_align="left"
+    )
+
+
+def _output(snapshot: Snapshot) -> RenderableType:
+    """Where read_committed readers stop (the last stable offset) beside the high watermark:
+    a gap is a transaction still open, and what only a read_uncommitted reader sees yet."""
+    table = Table(box=None, pad_edge=False)
+    table.add_column("partition", justify="right")
+    table.add_column("last stable", justify="right")
+    table.add_column("high watermark", justify="right")
+    table.add_column("read_uncommitted only", justify="right")
+    table.add_column("")
+    for o in snapshot.output:
+        table.add_row(
+            str(o.partition),
+            f"{o.stable_offset:,}",
+            f"{o.end_offset:,}",
+            f"{o.unstable:,}",
+            "transaction open" if o.unstable else "",
+            style="yellow" if o.unstable else None,
+        )
+    return Panel(
+        table,
+        title=f"Output {processed_topic(snapshot.topic)} · "
+        "read_committed stops at the last stable offset",
+        title_align="left",
     )
 
 

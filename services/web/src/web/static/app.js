@@ -131,6 +131,20 @@ function drawOffsets(table, snap, history) {
   table.innerHTML = head + rows.join("");
 }
 
+function drawOutput(table, snap) {
+  const parts = snap.output || [];
+  document.getElementById("output-section").hidden = parts.length === 0;
+  document.getElementById("output-topic").textContent = `${snap.topic}.processed`;
+  const rows = parts.map((o) => {
+    const gap = Math.max(o.end_offset - o.stable_offset, 0);
+    return `<tr data-partition="${o.partition}" data-open="${gap > 0 ? "yes" : "no"}"><td class="left">${o.partition}</td>`
+      + `<td>${num(o.stable_offset)}</td><td>${num(o.end_offset)}</td><td>${num(gap)}</td>`
+      + `<td class="left">${gap > 0 ? "transaction open" : ""}</td></tr>`;
+  });
+  table.innerHTML = `<tr><th class="left">partition</th><th>last stable</th><th>high watermark</th>`
+    + `<th>read_uncommitted only</th><th></th></tr>` + rows.join("");
+}
+
 function drawTimeline(table, snap) {
   const rows = snap.rebalances.slice().reverse().map((r) => {
     const moved = r.moves.length === 0 ? "no partition changed owner"
@@ -157,6 +171,7 @@ function draw(state) {
   document.getElementById("topic").textContent = `topic ${snap.topic} · ${snap.partitions.length} partitions`;
   drawDiagram(document.getElementById("diagram"), snap);
   drawOffsets(document.getElementById("offsets"), snap, state.lag_history);
+  drawOutput(document.getElementById("output"), snap);
   drawTimeline(document.getElementById("timeline"), snap);
 }
 
