@@ -6,15 +6,16 @@ import logging
 from dataclasses import replace
 
 import click
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, ShareConsumer
 
 from consumer import settings
 from consumer.checkpoint import CommitFailed
 from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
+from consumer.share import ShareLoop
 from playground import logs, replica
 from playground.cli import load_settings
-from playground.kafka import consumer_config, producer_config
+from playground.kafka import consumer_config, producer_config, share_consumer_config
 from playground.shutdown import StopFlag
 
 log = logging.getLogger("consumer")
@@ -43,7 +44,8 @@ def main(
     batch_max_wait_s: float | None,
     pipeline: str | None,
 ) -> None:
-    """Consume transactions in batches, run the pipeline, commit offsets by hand."""
+    """Consume transactions in batches, run the pipeline, commit offsets by hand (or, in a share
+    group, acknowledge each record)."""
     config = load_settings(
         settings.read,
         {
@@ -61,18 +63,6 @@ def main(
         tag=logs.tag(config.client),
         static={"service": "consumer", "client": config.client, "group_id": config.group_id},
     )
-    consumer = Consumer(
-        consumer_config(
-            config.kafka,
-            config.client,
-            config.group_id,
-            protocol=config.group_protocol,
-            assignment_strategy=config.assignment_strategy,
-            instance_id=config.group_instance_id,
-            session_timeout_ms=config.session_timeout_ms,
-            max_poll_interval_ms=config.max_poll_interval_ms,
-        )
-    )
     dead_letters = DeadLetters(
         Producer(producer_config(config.kafka, f"{config.client}-dlq")),
         config.kafka.dead_letter_topic,
@@ -81,7 +71,27 @@ def main(
         config.dlq_timeout_s,
     )
     try:
-        ConsumerLoop(config, consumer, dead_letters, StopFlag().install()).run()
+        if config.group_type == "share":
+            share_consumer = ShareConsumer(
+                share_consumer_config(
+                    config.kafka, config.client, config.group_id, max_poll_records=config.batch_size
+                )
+            )
+            ShareLoop(config, share_consumer, dead_letters, StopFlag().install()).run()
+        else:
+            consumer = Consumer(
+                consumer_config(
+                    config.kafka,
+                    config.client,
+                    config.group_id,
+                    protocol=config.group_protocol,
+                    assignment_strategy=config.assignment_strategy,
+                    instance_id=config.group_instance_id,
+                    session_timeout_ms=config.session_timeout_ms,
+                    max_poll_interval_ms=config.max_poll_interval_ms,
+                )
+            )
+            ConsumerLoop(config, consumer, dead_letters, StopFlag().install()).run()
     except DeadLetterError as exc:
         log.error(
             "🛑 %s: stopped without committing the batch",

@@ -14,10 +14,12 @@ from playground.settings import (
     kafka_settings,
     log_settings,
     one_of,
+    share_delivery_count_limit,
 )
 
 DEFAULT_PIPELINE = ["validate", "enrich", "score", "log"]
 GROUP_PROTOCOLS = ("classic", "consumer")
+GROUP_TYPES = ("consumer", "share")
 ASSIGNMENT_STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
 
 
@@ -44,6 +46,12 @@ class ConsumerSettings:
     # sets it for the consumer protocol), or not polling for max_poll_interval_ms, is evicted.
     session_timeout_ms: int | None = None
     max_poll_interval_ms: int | None = None
+    # "share": a member of a share group (KIP-932), acknowledging record by record (share.py);
+    # the group protocol, assignment strategy, instance id and session timeout do not apply.
+    # The delivery count limit is the group's (provision sets it): the loop must know which
+    # delivery is the last, to dead-letter rather than release a record the broker would drop.
+    group_type: str = "consumer"
+    share_delivery_count_limit: int = 5
 
 
 def known_steps(names: list[str]) -> None:
@@ -105,4 +113,6 @@ def read(env: Env) -> ConsumerSettings:
             ],
         ),
         max_poll_interval_ms=env.int("MAX_POLL_INTERVAL_MS", None, validate=at_least(1)),
+        group_type=env.str("GROUP_TYPE", "consumer", validate=one_of(GROUP_TYPES)),
+        share_delivery_count_limit=share_delivery_count_limit(env),
     )
