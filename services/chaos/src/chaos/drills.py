@@ -8,6 +8,13 @@ everything the topic held, then balance the ledger of each group:
 - new duplicates at most the batches in flight the fault could interrupt (0 for graceful stops).
 Outside the ledger they check that no committed offset ever goes back (a fenced member's late
 commit refused) and that the broker restart needed no container restart.
+
+A share group (the queue profile) has no offsets to commit and no partitions to lose: its drill
+kills a member three times, restarts the broker and restarts every member gracefully. A record is
+handled when a member accepts or rejects it (`record_acknowledged`); a record handled twice must
+have been delivered again by the broker (a higher delivery count: a lock that expired on a
+killed member, or an acknowledgement the restarting broker did not take), at most the batch a
+killed member held; a rejected record is never delivered again.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from playground.records import Position, positions, record
 
 T = TypeVar("T")
 KILLS = 3
-FAULTS = ("consumers", "brokers")
+FAULTS = ("consumers", "brokers", "share")
 CUT_OFF_S = 35  # longer than replica.lag.time.max.ms (30 s by default)
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
@@ -104,18 +111,35 @@ class Drills:
         self._batches: list[tuple[datetime, str, list[Position]]] = []
         self._counts: dict[str, Counter[Position]] = {}
         self._events: dict[str, list[str]] = {}
+        # Share groups: per record, (delivery count, ack) of each time a member handled it.
+        self._handled: dict[Position, list[tuple[int, str]]] = {}
+        self.share = False
 
     # ---- the drill sequence ----
     def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
         """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
-        broker restart, graceful restarts) or "brokers" (a cluster's: kill -9 a leader, then a
-        coordinator, a rolling restart); by
-        default "brokers" when the project runs more than one broker."""
-        if faults is None:
-            faults = "brokers" if len(self.pg.brokers()) > 1 else "consumers"
+        broker restart, graceful restarts), "brokers" (a cluster's: kill -9 a leader, then a
+        coordinator, a rolling restart) or "share" (a share group's: kill -9 a member three
+        times, broker restart, graceful restarts); by default "share" when the consumers are
+        share group members, else "brokers" when the project runs more than one broker."""
         self.members = self.pg.members()
         if not self.members:
             raise PlaygroundError("no consumer is running: start the playground first (make up)")
+        shared = {m.settings.group_type == "share" for m in self.members}
+        if faults is None:
+            faults = (
+                "share"
+                if shared == {True}
+                else "brokers"
+                if len(self.pg.brokers()) > 1
+                else "consumers"
+            )
+        self.share = faults == "share"
+        if shared != {self.share}:
+            raise PlaygroundError(
+                "the share drill needs only share group members running (make up PROFILE=queue), "
+                "the others only consumer group members"
+            )
         target = self._target()
         self.started = datetime.now(UTC)
         self.say(f"streaming transactions every {interval_s:g} s until {count} are acknowledged")
@@ -128,6 +152,8 @@ class Drills:
             )
             if faults == "brokers":
                 self._broker_faults()
+            elif self.share:
+                self._share_faults(target)
             else:
                 self._consumer_faults(target)
             self._wait(
@@ -153,6 +179,19 @@ class Drills:
             self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
         self._pause(target)
         self._checkpoint("pause", {target.group: target.settings.batch_size})
+        self._restart_broker()
+        self._checkpoint("broker restart", self._in_flight(self.members))
+        self._graceful_restarts()
+        self._checkpoint("graceful restarts", {})
+
+    def _share_faults(self, target: Member) -> None:
+        # A killed member loses at most the batch in hand: processed, its acknowledgements not
+        # yet committed. What it had acquired and not processed comes back unprocessed.
+        for kill in range(1, KILLS + 1):
+            self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
+            target.container.kill()
+            target.container.start()
+            self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
         self._restart_broker()
         self._checkpoint("broker restart", self._in_flight(self.members))
         self._graceful_restarts()
@@ -344,15 +383,16 @@ class Drills:
         timeout_s = max(map(self._session_timeout_s, self.members)) + SETTLE_S
 
         def caught_up() -> bool:
-            groups = self._view()
-            for group in groups.values():
-                if any(group.committed.get(p, 0) < end for p, end in ends.items()):
+            if not self.share:  # a share group commits no offsets
+                groups = self._view()
+                if len(groups) != len(self._groups()):
                     return False
+                for group in groups.values():
+                    if any(group.committed.get(p, 0) < end for p, end in ends.items()):
+                        return False
             self._refresh()
             below = self._below(ends)
-            return len(groups) == len(self._groups()) and all(
-                below <= counts.keys() for counts in self._processed_by_group().values()
-            )
+            return all(below <= counts.keys() for counts in self._processed_by_group().values())
 
         try:
             self._wait(lambda: self._try(caught_up), timeout_s, "every group to catch up")
@@ -373,10 +413,23 @@ class Drills:
                 fault, group, now, new, allowed.get(group, 0), (recovery or {}).get(group)
             )
             self.report.checks.append(check)
+            if self.share:
+                self._check_redeliveries(fault)
             self.say(
                 f"  {fault}, {group}: {now} (new {new}, allowed {check.allowed})"
                 + ("" if check.ok else " ✗")
             )
+
+    def _check_redeliveries(self, fault: str) -> None:
+        """A share group's records: each delivery handled once at most (a record handled again
+        was delivered again, with a higher count), and none delivered again once rejected."""
+        for (p, o), times in sorted(self._handled.items()):
+            counts = [n for n, _ in times]
+            rejected = [n for n, ack in times if ack == "reject"]
+            if len(set(counts)) < len(counts):
+                self.report.problems.append(f"{fault}: p{p}@{o} handled twice in one delivery")
+            elif rejected and max(counts) > min(rejected):
+                self.report.problems.append(f"{fault}: p{p}@{o} delivered again after its reject")
 
     def _watch_commits(self, group: str, committed: dict[int, int]) -> None:
         """No committed offset may ever go back: that would be a late commit applied."""
@@ -420,6 +473,14 @@ class Drills:
                     done = positions(batch["offsets"])
                     counts.update(done)
                     self._batches.append((when, m.group, done))
+                elif name == "record_acknowledged" and batch["ack"] != "release":
+                    # Handled: accepted (processed) or rejected (dead-lettered).
+                    position = (int(batch["partition"]), int(batch["offset"]))
+                    counts[position] += 1
+                    self._batches.append((when, m.group, [position]))
+                    self._handled.setdefault(position, []).append(
+                        (int(batch["delivery_count"]), str(batch["ack"]))
+                    )
         return self._sent
 
     # Both read what the last _refresh() gathered: one pass over the logs serves both sides.

@@ -2,7 +2,7 @@
 
 Members of a share group read the same partitions at once; the broker hands each record to one
 member at a time, under a lock (the group's share.record.lock.duration.ms). There are no offsets
-to commit: each record is acknowledged on its own. Rules (docs/consumer.md says which test
+to commit: each record is acknowledged on its own. Rules (docs/share-groups.md says which test
 proves each):
 - a batch is what one poll() returns (up to BATCH_SIZE records); every record of it is
   acknowledged before the next poll, and the acknowledgements are committed at once;
