@@ -46,6 +46,9 @@ def test_the_bench_smoke_writes_results_and_plots(stack: Stack, tmp_path: Path) 
         "consumer (KIP-848)",
     ]
     assert all(r["median_s"] > 0 for r in results["rebalance"])
+    share = results["share"]
+    assert share["consumer_group"]["messages"] == share["share_group"]["messages"] == 3000
+    assert share["ratio"] > 0
     for plot in ("throughput.png", "latency.png", "rebalance.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
     assert "ours beside Kafka's own tools" in run.output

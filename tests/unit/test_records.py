@@ -155,6 +155,7 @@ def printed(
     share.produce(1, 6, value=Transaction(**invalid).to_json())
     share.produce(2, 7, value=b"\xff")
     share.idle()
+    share.commit_answers.append({0: TRANSPORT})
     dead_letters = DeadLetters(FakeProducer().as_producer(), f"{TOPIC}.dlq", "zulu", "q", 1.0)
     ShareLoop(config, share.as_share_consumer(), dead_letters, stop).run()
     return capsys.readouterr().out.splitlines()
@@ -169,6 +170,7 @@ TEXT_EVENTS = {
     "commit_failed",
     "fetch_paused",
     "record_acknowledged",
+    "acknowledgement_failed",
 }
 
 

@@ -6,14 +6,10 @@ import logging
 import time
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
-    AlterConfigOpType,
-    ConfigEntry,
-    ConfigResource,
-    ResourceType,
-)
+from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # admin re-exports it, but its stubs do not say so
+
+from playground.groups import configure_share_group as set_share_group_configs
 
 log = logging.getLogger("provision")
 
@@ -107,21 +103,8 @@ def configure_share_group(
     A cluster without share groups (before Kafka 4.2) or with other bounds refuses: the other
     scenarios do not need them, so provision goes on.
     """
-    wanted = {
-        "share.auto.offset.reset": "earliest",
-        "share.record.lock.duration.ms": str(lock_duration_ms),
-        "share.delivery.count.limit": str(delivery_count_limit),
-    }
-    resource = ConfigResource(
-        ResourceType.GROUP,
-        group,
-        incremental_configs=[
-            ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
-            for name, value in wanted.items()
-        ],
-    )
     try:
-        admin.incremental_alter_configs([resource])[resource].result()
+        set_share_group_configs(admin, group, lock_duration_ms, delivery_count_limit)
     except KafkaException as exc:
         log.warning(
             "⚠️ Share group %s not configured: %s",

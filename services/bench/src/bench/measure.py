@@ -36,6 +36,7 @@ class Sizes:
     latency_run_s: float = 8
     e2e_tool_messages: int = 5000
     rebalance_runs: int = 3
+    share_messages: int = 200_000
 
 
 SMOKE = Sizes(
@@ -48,6 +49,7 @@ SMOKE = Sizes(
     latency_run_s=2,
     e2e_tool_messages=200,
     rebalance_runs=1,
+    share_messages=3000,
 )
 REBALANCE_MODES = {
     "classic, range (eager)": {"GROUP_PROTOCOL": "classic", "ASSIGNMENT_STRATEGY": "range"},

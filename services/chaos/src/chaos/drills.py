@@ -11,14 +11,15 @@ commit refused) and that the broker restart needed no container restart.
 
 A share group (the queue profile) has no offsets to commit and no partitions to lose: its drill
 kills a member three times, restarts the broker and restarts every member gracefully. A record is
-handled when a member accepts or rejects it (`record_acknowledged`); a record handled twice must
-have been delivered again by the broker (a higher delivery count: a lock that expired on a
-killed member, or an acknowledgement the restarting broker did not take), at most the batch a
-killed member held; a rejected record is never delivered again.
+handled when a member accepts or rejects it (`record_acknowledged`); a record handled again
+must be one whose acknowledgement the broker can have lost (its member was killed after handling
+it: the lock expired; or said `acknowledgement_failed`: the restarting broker did not take it),
+at most the batch a killed member held; a rejected record is never delivered again.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,8 +112,13 @@ class Drills:
         self._batches: list[tuple[datetime, str, list[Position]]] = []
         self._counts: dict[str, Counter[Position]] = {}
         self._events: dict[str, list[str]] = {}
-        # Share groups: per record, (delivery count, ack) of each time a member handled it.
-        self._handled: dict[Position, list[tuple[int, str]]] = {}
+        # Share groups: per record, each time a member handled it: (when, service, delivery
+        # count, ack); per member, when its acknowledgements failed (and for which partition,
+        # None: all) and when it was killed; the records already found wanting.
+        self._handled: dict[Position, list[tuple[datetime, str, int, str]]] = {}
+        self._ack_failed: dict[str, list[tuple[datetime, int | None]]] = {}
+        self._kills: dict[str, list[datetime]] = {}
+        self._flagged: set[Position] = set()
         self.share = False
 
     # ---- the drill sequence ----
@@ -189,6 +195,7 @@ class Drills:
         # yet committed. What it had acquired and not processed comes back unprocessed.
         for kill in range(1, KILLS + 1):
             self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
+            self._kills.setdefault(target.service, []).append(datetime.now(UTC))
             target.container.kill()
             target.container.start()
             self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
@@ -421,15 +428,36 @@ class Drills:
             )
 
     def _check_redeliveries(self, fault: str) -> None:
-        """A share group's records: each delivery handled once at most (a record handled again
-        was delivered again, with a higher count), and none delivered again once rejected."""
-        for (p, o), times in sorted(self._handled.items()):
-            counts = [n for n, _ in times]
-            rejected = [n for n, ack in times if ack == "reject"]
-            if len(set(counts)) < len(counts):
-                self.report.problems.append(f"{fault}: p{p}@{o} handled twice in one delivery")
-            elif rejected and max(counts) > min(rejected):
+        """A share group's records: each handled again only where the broker can have lost the
+        acknowledgement of its previous handling (that member was killed after it, or logged
+        `acknowledgement_failed` after it), and none delivered again once rejected."""
+        for position, times in sorted(self._handled.items()):
+            if position in self._flagged:
+                continue
+            times = sorted(times)
+            p, o = position
+            rejected = [n for _, _, n, ack in times if ack == "reject"]
+            if rejected and max(n for _, _, n, _ in times) > min(rejected):
+                self._flagged.add(position)
                 self.report.problems.append(f"{fault}: p{p}@{o} delivered again after its reject")
+            for (when, service, n, _), (again, other, m, _) in itertools.pairwise(times):
+                if not self._ack_lost(service, p, when, again):
+                    self._flagged.add(position)
+                    self.report.problems.append(
+                        f"{fault}: p{p}@{o} handled again (delivery {m}, {other}) with nothing "
+                        f"to explain it: {service} handled delivery {n} at {when:%H:%M:%S.%f}"
+                    )
+                    break
+
+    def _ack_lost(self, service: str, partition: int, start: datetime, end: datetime) -> bool:
+        """Whether `service` can have lost the acknowledgement of a record of `partition` it
+        handled at `start`, by `end`: it was killed, or said its acknowledgements failed."""
+        killed = any(start <= k <= end for k in self._kills.get(service, []))
+        failed = any(
+            start <= t <= end and q in (None, partition)
+            for t, q in self._ack_failed.get(service, [])
+        )
+        return killed or failed
 
     def _watch_commits(self, group: str, committed: dict[int, int]) -> None:
         """No committed offset may ever go back: that would be a late commit applied."""
@@ -479,7 +507,12 @@ class Drills:
                     counts[position] += 1
                     self._batches.append((when, m.group, [position]))
                     self._handled.setdefault(position, []).append(
-                        (int(batch["delivery_count"]), str(batch["ack"]))
+                        (when, m.service, int(batch["delivery_count"]), str(batch["ack"]))
+                    )
+                elif name == "acknowledgement_failed":
+                    partition = batch.get("partition")
+                    self._ack_failed.setdefault(m.service, []).append(
+                        (when, None if partition is None else int(partition))
                     )
         return self._sent
 

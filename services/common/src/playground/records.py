@@ -83,6 +83,16 @@ TEXT_LINES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Record]], ...
             "delivery_count": int(m["n"]),
         },
     ),
+    (
+        re.compile(
+            r"Acknowledgements not committed(?: for partition (?P<p>\d+))?: (?P<error>.*?);"
+        ),
+        lambda m: {
+            "event": "acknowledgement_failed",
+            "error": m["error"],
+            **({"partition": int(m["p"])} if m["p"] else {}),
+        },
+    ),
 )
 
 
