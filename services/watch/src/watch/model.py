@@ -62,6 +62,31 @@ class GroupView:
 
 
 @dataclass(frozen=True)
+class ShareMemberView:
+    """A share group's member as its own log tells (`record_acknowledged`): the partitions it
+    has been handed records of, and how it acknowledged them, since the view started."""
+
+    client_id: str
+    partitions: tuple[int, ...]
+    accepted: int = 0
+    released: int = 0
+    rejected: int = 0
+    redelivered: int = 0  # records it was handed with a delivery count above 1
+
+
+@dataclass(frozen=True)
+class ShareGroupView:
+    """A share group (KIP-932): its configs from the admin API, its members from their logs.
+    confluent-kafka 2.16.1's admin API cannot describe a share group: no members, no records
+    in flight, no acknowledged or archived counts from the broker."""
+
+    group_id: str
+    lock_duration_ms: int | None
+    delivery_count_limit: int | None
+    members: tuple[ShareMemberView, ...]
+
+
+@dataclass(frozen=True)
 class Move:
     partition: int
     source: str | None  # None: nobody owned it
@@ -82,6 +107,7 @@ class Snapshot:
     partitions: tuple[PartitionView, ...]
     groups: tuple[GroupView, ...]
     rebalances: tuple[Rebalance, ...] = field(default=())
+    share_groups: tuple[ShareGroupView, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
