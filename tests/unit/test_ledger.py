@@ -1,4 +1,4 @@
-"""The chaos ledger: the balance counts what a user expects; a share group's repeats are explained."""
+"""The chaos ledger: the balance counts what a user expects; share repeats are explained."""
 
 from __future__ import annotations
 
