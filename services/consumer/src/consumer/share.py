@@ -1,6 +1,6 @@
 """The share-group loop (KIP-932, GROUP_TYPE=share): poll, run the pipeline, acknowledge records.
 
-Members of a share group read the same partitions at once; the broker hands each record to one
+Members of a share group may read the same partition at once; the broker hands each record to one
 member at a time, under a lock (the group's share.record.lock.duration.ms). There are no offsets
 to commit: each record is acknowledged on its own. Rules (docs/share-groups.md says which test
 proves each):

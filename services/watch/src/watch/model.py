@@ -64,7 +64,7 @@ class GroupView:
 @dataclass(frozen=True)
 class ShareMemberView:
     """A share group's member as its own log tells (`record_acknowledged`): the partitions it
-    has been handed records of, and how it acknowledged them, since the view started."""
+    has been handed records of, and how it acknowledged them, over its container's log."""
 
     client_id: str
     partitions: tuple[int, ...]

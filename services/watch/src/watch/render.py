@@ -146,13 +146,13 @@ def _share(group: ShareGroupView) -> RenderableType:
             f"{m.redelivered:,}",
         )
     about = Text(
-        f"{len(group.members)} members read the same partitions, one record each\n"
+        f"{len(group.members)} members; a partition may be read by several, a record by one\n"
         f"record lock {_ms(group.lock_duration_ms, ' ms')}, "
         f"delivery count limit {_ms(group.delivery_count_limit)}",
         "dim",
     )
     cannot = Text(
-        "members from their logs, since the view started; in flight and archived: "
+        "members and counts from their logs; in flight and archived: "
         "not told by this client's admin API",
         "dim",
     )

@@ -30,6 +30,7 @@ from playground.records import Record, record
 from watch.model import ShareGroupView, ShareMemberView
 
 log = logging.getLogger("watch")
+EPOCH = datetime.fromtimestamp(1, UTC)  # Docker's `since` must be positive
 
 
 @dataclass
@@ -90,20 +91,25 @@ class ShareGroups:
         self.admin = admin
         self.project = project
         self.docker = docker  # a docker SDK client, or None: then no share group is seen
-        self.started = datetime.now(UTC)
         self._readers: dict[str, tuple[LogReader, str, str]] = {}  # id -> reader, client, group
         self.activity: dict[str, Activity] = {}
 
     def __call__(self) -> tuple[ShareGroupView, ...]:
-        for reader, client, group in self._members():
+        for key, (reader, client, group) in self._members():
             a = self.activity.setdefault(client, Activity(group))
-            for line in reader.read():
+            try:
+                lines = reader.read()
+            except Exception as exc:  # the container went: its counts stay, its reader goes
+                log.debug("no log of %s: %s", client, exc)
+                del self._readers[key]
+                continue
+            for line in lines:
                 if (r := record(line)) is not None:
                     a.add(r)
         found = members(self.activity)
         return tuple(ShareGroupView(g, *configs(self.admin, g), found[g]) for g in sorted(found))
 
-    def _members(self) -> Iterable[tuple[LogReader, str, str]]:
+    def _members(self) -> Iterable[tuple[str, tuple[LogReader, str, str]]]:
         if self.docker is None:
             return []
         try:
@@ -115,7 +121,7 @@ class ShareGroups:
             return []
         for c in running:
             self._follow(c)
-        return list(self._readers.values())
+        return list(self._readers.items())
 
     def _follow(self, container: Container) -> None:
         if container.id in self._readers:
@@ -126,4 +132,5 @@ class ShareGroups:
         client = replica.client_id(
             env.get("CLIENT") or container.name, replica.number(container.name)
         )
-        self._readers[container.id] = (LogReader(container, self.started), client, env["GROUP_ID"])
+        # Its whole log (it survives restarts), then what is new at each refresh.
+        self._readers[container.id] = (LogReader(container, EPOCH), client, env["GROUP_ID"])
