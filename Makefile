@@ -62,8 +62,10 @@ logs: ## Follow every service's logs
 watch: ## Live view of the groups: members, partitions, lag, rebalances (after `make play`)
 	$(UV) run --locked playground-watch
 
+# PROFILE=queue asks for the share group's drill; without it the drills pick it themselves when
+# only share group members run.
 chaos: ## Fault drills against the running playground (after `make up`), then the ledger
-	$(UV) run --locked playground-chaos
+	$(UV) run --locked playground-chaos $(if $(filter queue,$(PROFILE)),--faults share)
 
 bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (its run time: docs/bench.md)
 	$(COMPOSE) up -d --wait $(KAFKA_SERVICES)
