@@ -33,7 +33,6 @@ class Harness:
         limit: int = 5,
         max_records: int = 100,
         pipeline: tuple[str, ...] = ("validate", "enrich", "score"),
-        batch_size: int | None = None,
     ) -> None:
         self.stop = StopFlag()
         self.consumer = FakeShareConsumer(self.stop, limit=limit, max_records=max_records)
@@ -43,7 +42,7 @@ class Harness:
             log=LogSettings("text", "INFO"),
             client="bravo",
             group_id="q",
-            batch_size=batch_size or max_records,
+            batch_size=max_records,
             batch_max_wait_s=5,
             pipeline=pipeline,
             group_type="share",
@@ -221,24 +220,3 @@ def test_the_start_line_names_the_share_group(
     started: Any = next(r for r in caplog.records if getattr(r, "event", "") == "consumer_started")
     assert started.group_type == "share"
     assert "share group q, delivery count limit 5" in started.getMessage()
-
-
-def test_a_large_poll_is_processed_and_committed_a_batch_at_a_time(
-    make: Callable[..., Harness],
-) -> None:
-    """librdkafka hands out whole fetches: a kill must cost at most BATCH_SIZE records."""
-    h = make(max_records=100, batch_size=2)
-    h.consumer.produce(0, 0, 1, 2, 3, 4)
-    pending_at_commit: list[int] = []
-    commit = h.consumer.commit_sync
-
-    def spy(timeout: float = 60) -> Any:
-        pending_at_commit.append(len(h.consumer.pending))
-        return commit(timeout)
-
-    h.consumer.commit_sync = spy  # type: ignore[method-assign]
-    h.consumer.idle()
-    h.run()
-    assert pending_at_commit == [2, 2, 1]
-    assert h.consumer.events[:5] == ["poll", "commit", "commit", "commit", "poll"]
-    assert h.consumer.outcome == dict.fromkeys([(0, o) for o in range(5)], ACCEPT)

@@ -4,10 +4,8 @@ Members of a share group may read the same partition at once; the broker hands e
 member at a time, under a lock (the group's share.record.lock.duration.ms). There are no offsets
 to commit: each record is acknowledged on its own. Rules (docs/share-groups.md says which test
 proves each):
-- a batch is BATCH_SIZE records of what one poll() returns (librdkafka 2.16 hands out whole
-  fetches, thousands of records, whatever max.poll.records says); each batch is processed, its
-  records acknowledged and the acknowledgements committed before the next batch, so at most one
-  batch is ever processed and not acknowledged; all of a poll is acknowledged before the next;
+- a batch is what one poll() returns (up to BATCH_SIZE records); every record of it is
+  acknowledged before the next poll, and the acknowledgements are committed at once;
 - processed (came through the pipeline) → ACCEPT: done, never delivered again;
 - a step raised for it (a failure that may pass later) → RELEASE: the broker delivers it again
   at once, perhaps to another member, with its delivery count one higher;
@@ -27,6 +25,7 @@ proves each):
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from confluent_kafka import AcknowledgeType, KafkaException, Message, ShareConsumer
 
@@ -79,9 +78,7 @@ class ShareLoop:
         try:
             self.consumer.subscribe([s.kafka.topic])
             while not self.stop.is_set():
-                polled = list(self.consumer.poll(POLL_S))
-                for start in range(0, len(polled), s.batch_size):
-                    self._process(polled[start : start + s.batch_size])
+                self._process(self.consumer.poll(POLL_S))
         finally:
             # close() commits what was acknowledged; what was not is released by leaving.
             self.consumer.close()
@@ -91,7 +88,7 @@ class ShareLoop:
                 extra={"event": "consumer_stopped"},
             )
 
-    def _process(self, polled: list[Message]) -> None:
+    def _process(self, polled: Iterable[Message]) -> None:
         messages = []
         for message in polled:
             error = message.error()
