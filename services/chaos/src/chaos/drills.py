@@ -14,7 +14,8 @@ kills a member three times, restarts the broker and restarts every member gracef
 handled when a member accepts or rejects it (`record_acknowledged`); a record handled again
 must be one whose acknowledgement the broker can have lost (its member was killed after handling
 it: the lock expired; or said `acknowledgement_failed`: the restarting broker did not take it),
-at most the batch a killed member held; a rejected record is never delivered again.
+at most BATCH_SIZE per kill (the member's poll in hand, which librdkafka may make larger under a
+backlog); a rejected record is never delivered again.
 """
 
 from __future__ import annotations
@@ -191,8 +192,9 @@ class Drills:
         self._checkpoint("graceful restarts", {})
 
     def _share_faults(self, target: Member) -> None:
-        # A killed member loses at most the batch in hand: processed, its acknowledgements not
-        # yet committed. What it had acquired and not processed comes back unprocessed.
+        # A killed member repeats at most the poll in hand: processed, its acknowledgements not
+        # yet committed (BATCH_SIZE asked for; more under a backlog). What it had acquired and
+        # not processed comes back unprocessed.
         for kill in range(1, KILLS + 1):
             self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
             self._kills.setdefault(target.service, []).append(datetime.now(UTC))

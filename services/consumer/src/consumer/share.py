@@ -4,8 +4,11 @@ Members of a share group may read the same partition at once; the broker hands e
 member at a time, under a lock (the group's share.record.lock.duration.ms). There are no offsets
 to commit: each record is acknowledged on its own. Rules (docs/share-groups.md says which test
 proves each):
-- a batch is what one poll() returns (up to BATCH_SIZE records); every record of it is
-  acknowledged before the next poll, and the acknowledgements are committed at once;
+- a batch is what one poll() returns: BATCH_SIZE is passed as max.poll.records, but librdkafka
+  2.16 hands out whole fetches (thousands of records under a backlog); every record of it is
+  acknowledged before the next poll, and the acknowledgements are committed at once (committing
+  smaller slices of a big poll synchronously outlasted the record lock: its records went to
+  other members while this one still worked on them);
 - processed (came through the pipeline) → ACCEPT: done, never delivered again;
 - a step raised for it (a failure that may pass later) → RELEASE: the broker delivers it again
   at once, perhaps to another member, with its delivery count one higher;
@@ -17,7 +20,7 @@ proves each):
 - the acknowledgements of a partition not committed (broker away): logged; the broker delivers
   those records again once their locks expire, so they may be processed twice;
 - killed: every record this member had acquired and not acknowledged is delivered again once
-  its lock expires: at most the batch in hand;
+  its lock expires; those it had processed (at most the poll in hand) are processed twice;
 - stop (SIGTERM/SIGINT): finish and acknowledge the batch in hand, then close(), which commits
   the acknowledgements and leaves the share group.
 """
