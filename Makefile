@@ -3,7 +3,7 @@
 
 SHELL := /bin/bash
 PROFILE ?= fanout
-PROFILES := fanout shared
+PROFILES := fanout shared queue
 E2E_TESTS ?= tests/e2e
 # BROKERS=3 lays compose.cluster.yaml over compose.yaml: three brokers, replication factor 3.
 BROKERS ?= 1
@@ -49,7 +49,7 @@ scenario:
 
 # Ctrl+C is how the playground is meant to stop: Compose stops every service gracefully and
 # exits 130, which is no error of the user's.
-play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared, BROKERS=1|3); Ctrl+C stops it
+play: images scenario ## Run the playground in the foreground (PROFILE=fanout|shared|queue, BROKERS=1|3); Ctrl+C stops it
 	@echo "$(COMPOSE) --profile $(PROFILE) up"
 	@$(COMPOSE) --profile $(PROFILE) up || [ $$? -eq 130 ]
 
@@ -62,8 +62,10 @@ logs: ## Follow every service's logs
 watch: ## Live view of the groups: members, partitions, lag, rebalances (after `make play`)
 	$(UV) run --locked playground-watch
 
+# PROFILE=queue asks for the share group's drill; without it the drills pick it themselves when
+# only share group members run.
 chaos: ## Fault drills against the running playground (after `make up`), then the ledger
-	$(UV) run --locked playground-chaos
+	$(UV) run --locked playground-chaos $(if $(filter queue,$(PROFILE)),--faults share)
 
 bench: images ## Measure batching beside Kafka's own tools: results + plots in docs/bench (its run time: docs/bench.md)
 	$(COMPOSE) up -d --wait $(KAFKA_SERVICES)

@@ -53,10 +53,14 @@ case "$mode" in
   *) say "PLAYGROUND_IMAGES must be auto, official or local, not '$mode'"; exit 2 ;;
 esac
 # Plain `docker compose logs`, `ps` and `down` see only the services of active profiles: with
-# both scenarios active they see whichever runs, and `down` leaves no stopped container behind
+# every scenario active they see whichever runs, and `down` leaves no stopped container behind
 # (Compose would start such a one again on the network that `down` removed). `up` is always
-# given its scenario: `--profile fanout` or `--profile shared` (bare, it would run both).
-set_env COMPOSE_PROFILES fanout,shared --if-unset
+# given its scenario: `--profile fanout`, `shared` or `queue` (bare, it would run them all).
+# The value an older playground wrote, before the queue scenario, is brought up to date.
+if [ "$(setting COMPOSE_PROFILES)" = fanout,shared ]; then
+  set_env COMPOSE_PROFILES fanout,shared,queue
+fi
+set_env COMPOSE_PROFILES fanout,shared,queue --if-unset
 # The web service (a non-root user) reads the consumers' logs through the Docker socket: it
 # joins the socket's group.
 set_env DOCKER_GID "$(stat -c %g "$(setting DOCKER_SOCKET /var/run/docker.sock)" 2>/dev/null || echo 0)"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.e2e.stack import PROFILES, Stack
 
 # `make e2e BROKERS=3` runs the suite on the three-broker cluster, in a Compose project of its
 # own (E2E_PROJECT names another), so that a single-broker run can go on beside it.
@@ -45,7 +45,7 @@ def broker() -> Iterator[Stack]:
     stack.compose("build", "-q", "provision")  # the one image every Python service runs
     stack.compose("up", "-d", "--wait", *stack.brokers_services)
     yield stack
-    stack.compose("--profile", "fanout", "--profile", "shared", "down", "-v", "--remove-orphans")
+    stack.compose(*PROFILES, "down", "-v", "--remove-orphans")
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def stack(broker: Stack, request: pytest.FixtureRequest) -> Iterator[Stack]:
         "BRAVO_GROUP_ID": f"{name}-bravo",
         "ZULU_GROUP_ID": f"{name}-zulu",
         "SHARED_GROUP_ID": f"{name}-shared",
+        "SHARE_GROUP_ID": f"{name}-share",
     }
     try:
         yield broker

@@ -26,6 +26,8 @@ DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 
 CLUSTER_FILES = "compose.yaml:compose.cluster.yaml"
+# Every scenario's profile: what the tests start, read the logs of and remove.
+PROFILES = ("--profile", "fanout", "--profile", "shared", "--profile", "queue")
 
 
 @dataclass
@@ -101,10 +103,7 @@ class Stack:
     def remove_services(self) -> None:
         """Stop and remove everything but the broker, which the tests share."""
         self.compose(
-            "--profile",
-            "fanout",
-            "--profile",
-            "shared",
+            *PROFILES,
             "rm",
             "-sf",
             "producer",
@@ -112,16 +111,15 @@ class Stack:
             "consumer-zulu",
             "consumer-bravo-shared",
             "consumer-zulu-shared",
+            "consumer-bravo-queue",
+            "consumer-zulu-queue",
             "web",
             "provision",
         )
 
     def records(self, service: str) -> list[dict[str, Any]]:
         out = self.compose(
-            "--profile",
-            "fanout",
-            "--profile",
-            "shared",
+            *PROFILES,
             "logs",
             "--no-color",
             "--no-log-prefix",

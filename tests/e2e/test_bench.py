@@ -60,6 +60,9 @@ def test_the_bench_smoke_writes_results_and_plots(
     assert results["idle"]["total_cores"] > 0
     goals = {g["goal"].split(" (")[0] for g in results["goals"]}
     assert {"consumer ahead of every Python peer", "idle playground < 10 % of one core"} <= goals
+    share = results["share"]
+    assert share["consumer_group"]["messages"] == share["share_group"]["messages"] == 3000
+    assert share["ratio"] > 0
     for plot in ("throughput.png", "latency.png", "rebalance.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", plot
     assert "ours beside Kafka's own tools" in run.output

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from confluent_kafka import (
+    AcknowledgeType,
     Consumer,
     KafkaError,
     KafkaException,
     Message,
     Producer,
+    ShareConsumer,
     TopicPartition,
 )
 
@@ -351,3 +353,132 @@ class FakeProducer:
         self._call("abort_transaction")
         self._begun_at = len(self.produced)
         self._txn_offsets = {}
+
+
+class FakeShareConsumer:
+    """A share group's broker and one member, as far as that member sees them.
+
+    Serves poll() from per-partition logs the way a share partition does: each record handed
+    out is acquired, its delivery count one higher; an acknowledgement takes effect when it is
+    committed: ACCEPT and REJECT end the record, RELEASE makes it available again, first in
+    line, unless it has had `limit` deliveries: then the broker archives it (`archived`), the
+    way a record is lost to the application. `script` holds one action per poll(), run before
+    it hands records out; when the script runs out, `stop` is set.
+    """
+
+    def __init__(self, stop: StopFlag, limit: int = 5, max_records: int = 100) -> None:
+        self.stop = stop
+        self.limit = limit
+        self.max_records = max_records
+        self.available: deque[tuple[int, int, bytes | None]] = deque()
+        self.values: dict[tuple[int, int], bytes | None] = {}
+        self.deliveries: dict[tuple[int, int], int] = {}
+        self.acquired: dict[tuple[int, int], Message] = {}  # handed out, not acknowledged
+        self.pending: dict[tuple[int, int], AcknowledgeType] = {}  # acknowledged, not committed
+        self.outcome: dict[tuple[int, int], AcknowledgeType] = {}  # committed acknowledgements
+        self.archived: list[tuple[int, int]] = []  # past the delivery count limit, unseen
+        self.handed: list[tuple[int, int, int]] = []  # (partition, offset, delivery count)
+        self.script: deque[Callable[[], object]] = deque()
+        self.commit_answers: deque[Exception | dict[int, KafkaError] | None] = deque()
+        self.commits = 0
+        self.events: list[str] = []  # the order of poll / commit / close
+        self.errors: list[Message] = []  # handed out by the next poll, before any record
+        self.closed = False
+
+    def as_share_consumer(self) -> ShareConsumer:
+        return cast(ShareConsumer, self)
+
+    # --- what the test scripts ---
+
+    def produce(self, partition: int, *offsets: int, value: bytes | None = GOOD) -> None:
+        for o in offsets:
+            self.values[(partition, o)] = value
+            self.available.append((partition, o, value))
+
+    def then(self, action: Callable[[], object]) -> FakeShareConsumer:
+        self.script.append(action)
+        return self
+
+    def idle(self, times: int = 1) -> FakeShareConsumer:
+        for _ in range(times):
+            self.script.append(lambda: None)
+        return self
+
+    # --- the ShareConsumer API the loop uses ---
+
+    def subscribe(self, topics: list[str]) -> None:
+        self.topics = topics
+
+    def poll(self, timeout: float = -1) -> list[Message]:
+        if self.acquired.keys() - self.pending.keys():
+            raise RuntimeError("IllegalStateException: records of the last poll not acknowledged")
+        self._commit_pending()
+        self.events.append("poll")
+        if not self.script:
+            self.stop.set()
+            return []
+        self.script.popleft()()
+        out, self.errors = list(self.errors), []
+        while self.available and len(out) < self.max_records:
+            partition, offset, value = self.available.popleft()
+            count = self.deliveries.get((partition, offset), 0) + 1
+            self.deliveries[(partition, offset)] = count
+            m = Message(
+                topic=TOPIC, partition=partition, offset=offset, value=value, delivery_count=count
+            )
+            self.acquired[(partition, offset)] = m
+            self.handed.append((partition, offset, count))
+            out.append(m)
+        return out
+
+    def acknowledge(self, message: Message, ack_type: AcknowledgeType) -> None:
+        key = (message.partition() or 0, message.offset() or 0)
+        assert key in self.acquired, f"{key} acknowledged but not acquired"
+        self.pending[key] = ack_type
+
+    def commit_sync(self, timeout: float = 60) -> dict[TopicPartition, KafkaException | None]:
+        self.events.append("commit")
+        self.commits += 1
+        answer = self.commit_answers.popleft() if self.commit_answers else None
+        if isinstance(answer, Exception):
+            self._expire(set(self.pending))
+            raise answer
+        failed = answer or {}
+        tps = {p for p, _ in self.pending}
+        self._expire({k for k in self.pending if k[0] in failed})
+        self._commit_pending()
+        return {
+            TopicPartition(TOPIC, p): KafkaException(failed[p]) if p in failed else None
+            for p in sorted(tps)
+        }
+
+    def close(self) -> None:
+        self.events.append("close")
+        self._commit_pending()
+        # Leaving the group releases what the member still held.
+        self._expire(set(self.acquired))
+        self.closed = True
+
+    # --- the broker's side ---
+
+    def _commit_pending(self) -> None:
+        for key, ack in sorted(self.pending.items()):
+            del self.acquired[key]
+            if ack == AcknowledgeType.RELEASE:
+                self._make_available(key)
+            else:
+                self.outcome[key] = ack
+        self.pending.clear()
+
+    def _expire(self, keys: set[tuple[int, int]]) -> None:
+        """Their acknowledgements are lost (or never made): their locks run out."""
+        for key in sorted(keys):
+            self.pending.pop(key, None)
+            self.acquired.pop(key, None)
+            self._make_available(key)
+
+    def _make_available(self, key: tuple[int, int]) -> None:
+        if self.deliveries[key] >= self.limit:
+            self.archived.append(key)
+            return
+        self.available.appendleft((*key, self.values[key]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from typing import Any
 
 import pytest
@@ -18,12 +19,14 @@ import producer.publisher
 from consumer import settings as consumer_settings
 from consumer.deadletter import DeadLetters
 from consumer.loop import ConsumerLoop
+from consumer.share import ShareLoop
 from playground import logs
 from playground.records import TEXT_LINES, Record, positions, record, records
 from playground.settings import LogFormat, LogSettings, load
 from playground.shutdown import StopFlag
-from playground.transaction import TransactionFactory
+from playground.transaction import Transaction, TransactionFactory
 from producer.publisher import Publisher
+from tests.unit.fakes import FakeProducer, FakeShareConsumer
 
 TOPIC = "transactions"
 TRANSACTION = TransactionFactory(seed=1)()
@@ -138,6 +141,23 @@ def printed(
     consumer = ScriptedConsumer(stop, [assigned_then_a_batch, lost, revoked])
     dead_letters = DeadLetters(None, f"{TOPIC}.dlq", "bravo", config.group_id, 1.0)  # type: ignore[arg-type]
     ConsumerLoop(config, consumer, dead_letters, stop).run()  # type: ignore[arg-type]
+
+    # A member of a share group: one record accepted, one released, one rejected.
+    config = load(
+        consumer_settings.read,
+        {"CLIENT": "zulu", "GROUP_TYPE": "share", "PIPELINE": "validate,enrich"},
+    )
+    logs.configure(log, tag=logs.tag("zulu"), static=static | {"client": "zulu"})
+    stop = StopFlag()
+    share = FakeShareConsumer(stop)
+    share.produce(0, 5)
+    invalid = asdict(TRANSACTION) | {"currency": "XXX"}
+    share.produce(1, 6, value=Transaction(**invalid).to_json())
+    share.produce(2, 7, value=b"\xff")
+    share.idle()
+    share.commit_answers.append({0: TRANSPORT})
+    dead_letters = DeadLetters(FakeProducer().as_producer(), f"{TOPIC}.dlq", "zulu", "q", 1.0)
+    ShareLoop(config, share.as_share_consumer(), dead_letters, stop).run()
     return capsys.readouterr().out.splitlines()
 
 
@@ -149,6 +169,8 @@ TEXT_EVENTS = {
     "partitions_revoked",
     "commit_failed",
     "fetch_paused",
+    "record_acknowledged",
+    "acknowledgement_failed",
 }
 
 
@@ -187,6 +209,11 @@ def test_text_lines_read_as_the_same_facts_as_json_records(
         ([0], []),  # revoked
     ]
     assert {r.get("partition") for r in as_text if r["event"] == "commit_failed"} == {None, 1}
+    assert [
+        (r["ack"], r["partition"], r["offset"], r["delivery_count"])
+        for r in as_text
+        if r["event"] == "record_acknowledged"
+    ] == [("accept", 0, 5, 1), ("reject", 1, 6, 1), ("reject", 2, 7, 1)]
 
 
 def test_lines_that_are_no_record() -> None:

@@ -25,11 +25,13 @@ from watch.model import (
     OutputView,
     PartitionView,
     Rebalance,
+    ShareGroupView,
     Snapshot,
     moves_between,
     with_rates,
 )
 from watch.render import as_text
+from watch.shares import Activity, members
 from watch.timeline import (
     SETTLE_TIMEOUT,
     OwnershipEvent,
@@ -301,3 +303,39 @@ def test_without_an_output_topic_the_view_has_no_output_panel() -> None:
     time = datetime(2026, 11, 29, 12, tzinfo=UTC)
     snap = Snapshot(time, "transactions", (PartitionView(0, 10),), ())
     assert "Output" not in as_text(snap)
+
+
+def test_a_share_group_shows_each_member_s_partitions_and_acknowledgements() -> None:
+    activity = {c: Activity("test_share_group") for c in ("zulu", "bravo")}
+    for client, partition, ack, count in [
+        ("bravo", 0, "accept", 1),
+        ("bravo", 2, "release", 1),
+        ("zulu", 2, "accept", 2),
+        ("zulu", 1, "reject", 1),
+        ("zulu", 1, "accept", 1),
+    ]:
+        activity[client].add(
+            {
+                "event": "record_acknowledged",
+                "partition": partition,
+                "ack": ack,
+                "delivery_count": count,
+            }
+        )
+    activity["zulu"].add({"event": "consumer_started"})
+    [bravo, zulu] = members(activity)["test_share_group"]
+    assert (bravo.client_id, bravo.partitions, bravo.accepted, bravo.released) == (
+        "bravo",
+        (0, 2),
+        1,
+        1,
+    )
+    assert (zulu.partitions, zulu.accepted, zulu.rejected, zulu.redelivered) == ((1, 2), 2, 1, 1)
+
+    share = ShareGroupView("test_share_group", 5000, 5, (bravo, zulu))
+    snap = Snapshot(T0, "transactions", (PartitionView(0, 10),), (), share_groups=(share,))
+    text = as_text(snap, width=100)
+    assert "test_share_group · share group" in text
+    assert "record lock 5,000 ms, delivery count limit 5" in text
+    assert "in flight and archived: not told" in text
+    assert json.loads(json.dumps(snap.to_json()))["share_groups"][0]["members"][1]["rejected"] == 1

@@ -10,7 +10,7 @@ from playground.cli import load_settings
 from playground.kafka import admin_config
 from playground.settings import processed_topic
 from provision import settings
-from provision.topics import TopicMismatch, ensure_topic, wait_for_brokers
+from provision.topics import TopicMismatch, configure_share_group, ensure_topic, wait_for_brokers
 
 
 @click.command()
@@ -43,5 +43,11 @@ def main(partitions: int | None, replication_factor: int | None) -> None:
                 config.replication_factor,
                 config.min_insync_replicas,
             )
+        configure_share_group(
+            admin,
+            config.share_group_id,
+            config.share_record_lock_duration_ms,
+            config.share_delivery_count_limit,
+        )
     except (TimeoutError, TopicMismatch) as exc:
         raise click.ClickException(str(exc)) from None

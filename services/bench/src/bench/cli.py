@@ -13,7 +13,7 @@ import docker
 from docker.errors import DockerException
 from rich.console import Console
 
-from bench import eos, measure, report
+from bench import eos, measure, report, share
 from bench.lab import Lab
 from playground import host
 from playground.cli import host_option
@@ -22,7 +22,7 @@ from playground.host import MissingContainer
 console = Console(highlight=False, width=max(Console().width, 110))
 
 # What a run measures, in order; `--only` picks some (the consumer reads what the producer wrote).
-SECTIONS = ("producer", "consumer", "peers", "latency", "rebalance", "eos", "idle")
+SECTIONS = ("producer", "consumer", "peers", "latency", "rebalance", "eos", "share", "idle")
 
 
 @click.command()
@@ -107,6 +107,8 @@ def main(
             results["rebalance"] = measure.rebalance(lab, sizes, say)
         if "eos" in wanted:
             results["eos"] = eos.eos(lab, sizes, say)
+        if "share" in wanted:
+            results["share"] = share.share(lab, sizes, say)
         if "idle" in wanted:
             results["idle"] = measure.idle(lab, sizes, say)
     finally:

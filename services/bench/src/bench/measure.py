@@ -40,6 +40,7 @@ class Sizes:
     e2e_tool_messages: int = 5000
     rebalance_runs: int = 3
     idle_s: float = 30
+    share_messages: int = 200_000
 
 
 SMOKE = Sizes(
@@ -53,6 +54,7 @@ SMOKE = Sizes(
     e2e_tool_messages=200,
     rebalance_runs=1,
     idle_s=5,
+    share_messages=3000,
 )
 REBALANCE_MODES = {
     "classic, range (eager)": {"GROUP_PROTOCOL": "classic", "ASSIGNMENT_STRATEGY": "range"},

@@ -14,10 +14,18 @@ three times (an exactly-once one while a transaction is open on the output topic
 broker, drain; then read the output topic back read_committed and balance each group's outputs
 against the stream: lost (an input with no output) must be 0; duplicates (an input with more
 than one) must be 0 for an exactly-once group, and are counted for an at-least-once one.
+A share group (the queue profile) has no offsets to commit and no partitions to lose: its drill
+kills a member three times, restarts the broker and restarts every member gracefully. A record is
+handled when a member accepts or rejects it (`record_acknowledged`); a record handled again
+must be one whose acknowledgement the broker can have lost (its member was killed after handling
+it: the lock expired; or said `acknowledgement_failed`: the restarting broker did not take it),
+at most BATCH_SIZE per kill (the member's poll in hand, which librdkafka may make larger under a
+backlog); a rejected record is never delivered again.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +44,7 @@ from playground.records import Position, positions, record
 
 T = TypeVar("T")
 KILLS = 3
-FAULTS = ("consumers", "brokers", "transactions")
+FAULTS = ("consumers", "brokers", "transactions", "share")
 CUT_OFF_S = 35  # longer than replica.lag.time.max.ms (30 s by default)
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
@@ -133,25 +141,43 @@ class Drills:
         self._batches: list[tuple[datetime, str, list[Position]]] = []
         self._counts: dict[str, Counter[Position]] = {}
         self._events: dict[str, list[str]] = {}
+        # Share groups: per record, each time a member handled it: (when, service, delivery
+        # count, ack); per member, when its acknowledgements failed (and for which partition,
+        # None: all) and when it was killed; the records already found wanting.
+        self._handled: dict[Position, list[tuple[datetime, str, int, str]]] = {}
+        self._ack_failed: dict[str, list[tuple[datetime, int | None]]] = {}
+        self._kills: dict[str, list[datetime]] = {}
+        self._flagged: set[Position] = set()
+        self.share = False
 
     # ---- the drill sequence ----
     def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
         """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
         broker restart, graceful restarts), "brokers" (a cluster's: kill -9 a leader, then a
-        coordinator, a rolling restart) or "transactions" (kill -9 each group's member mid-
-        transaction, broker restart, then the output topic read back); by default "brokers"
-        when the project runs more than one broker, else "transactions" when a consumer runs
-        exactly-once, else "consumers"."""
+        coordinator, a rolling restart), "transactions" (kill -9 each group's member mid-
+        transaction, broker restart, then the output topic read back) or "share" (a share group's:
+        kill -9 a member three times, broker restart, graceful restarts); by default "share" when
+        the consumers are share group members, else "brokers" when the project runs more than one
+        broker, else "transactions" when a consumer runs exactly-once, else "consumers"."""
         self.members = self.pg.members()
         if not self.members:
             raise PlaygroundError("no consumer is running: start the playground first (make up)")
+        shared = {m.settings.group_type == "share" for m in self.members}
         if faults is None:
-            if len(self.pg.brokers()) > 1:
+            if shared == {True}:
+                faults = "share"
+            elif len(self.pg.brokers()) > 1:
                 faults = "brokers"
             elif any(m.settings.exactly_once for m in self.members):
                 faults = "transactions"
             else:
                 faults = "consumers"
+        self.share = faults == "share"
+        if shared != {self.share}:
+            raise PlaygroundError(
+                "the share drill needs only share group members running (make up PROFILE=queue), "
+                "the others only consumer group members"
+            )
         target = self._target()
         self.started = datetime.now(UTC)
         self.say(f"streaming transactions every {interval_s:g} s until {count} are acknowledged")
@@ -166,6 +192,8 @@ class Drills:
                 self._broker_faults()
             elif faults == "transactions":
                 self._transaction_faults()
+            elif self.share:
+                self._share_faults(target)
             else:
                 self._consumer_faults(target)
             self._wait(
@@ -252,6 +280,21 @@ class Drills:
                 f"  outputs of {group} ({check.guarantee}): {check.ledger} (allowed "
                 f"{check.allowed}), aborted {check.aborted}" + ("" if check.ok else " ✗")
             )
+
+    def _share_faults(self, target: Member) -> None:
+        # A killed member repeats at most the poll in hand: processed, its acknowledgements not
+        # yet committed (BATCH_SIZE asked for; more under a backlog). What it had acquired and
+        # not processed comes back unprocessed.
+        for kill in range(1, KILLS + 1):
+            self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
+            self._kills.setdefault(target.service, []).append(datetime.now(UTC))
+            target.container.kill()
+            target.container.start()
+            self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
+        self._restart_broker()
+        self._checkpoint("broker restart", self._in_flight(self.members))
+        self._graceful_restarts()
+        self._checkpoint("graceful restarts", {})
 
     def _broker_faults(self) -> None:
         # The members keep running through each: a batch each may be processed again if its
@@ -446,15 +489,16 @@ class Drills:
         timeout_s = max(map(self._session_timeout_s, self.members)) + SETTLE_S
 
         def caught_up() -> bool:
-            groups = self._view()
-            for group in groups.values():
-                if any(group.committed.get(p, 0) < end for p, end in ends.items()):
+            if not self.share:  # a share group commits no offsets
+                groups = self._view()
+                if len(groups) != len(self._groups()):
                     return False
+                for group in groups.values():
+                    if any(group.committed.get(p, 0) < end for p, end in ends.items()):
+                        return False
             self._refresh()
             below = self._below(ends)
-            return len(groups) == len(self._groups()) and all(
-                below <= counts.keys() for counts in self._processed_by_group().values()
-            )
+            return all(below <= counts.keys() for counts in self._processed_by_group().values())
 
         try:
             self._wait(lambda: self._try(caught_up), timeout_s, "every group to catch up")
@@ -475,10 +519,44 @@ class Drills:
                 fault, group, now, new, allowed.get(group, 0), (recovery or {}).get(group)
             )
             self.report.checks.append(check)
+            if self.share:
+                self._check_redeliveries(fault)
             self.say(
                 f"  {fault}, {group}: {now} (new {new}, allowed {check.allowed})"
                 + ("" if check.ok else " ✗")
             )
+
+    def _check_redeliveries(self, fault: str) -> None:
+        """A share group's records: each handled again only where the broker can have lost the
+        acknowledgement of its previous handling (that member was killed after it, or logged
+        `acknowledgement_failed` after it), and none delivered again once rejected."""
+        for position, times in sorted(self._handled.items()):
+            if position in self._flagged:
+                continue
+            times = sorted(times)
+            p, o = position
+            rejected = [n for _, _, n, ack in times if ack == "reject"]
+            if rejected and max(n for _, _, n, _ in times) > min(rejected):
+                self._flagged.add(position)
+                self.report.problems.append(f"{fault}: p{p}@{o} delivered again after its reject")
+            for (when, service, n, _), (again, other, m, _) in itertools.pairwise(times):
+                if not self._ack_lost(service, p, when, again):
+                    self._flagged.add(position)
+                    self.report.problems.append(
+                        f"{fault}: p{p}@{o} handled again (delivery {m}, {other}) with nothing "
+                        f"to explain it: {service} handled delivery {n} at {when:%H:%M:%S.%f}"
+                    )
+                    break
+
+    def _ack_lost(self, service: str, partition: int, start: datetime, end: datetime) -> bool:
+        """Whether `service` can have lost the acknowledgement of a record of `partition` it
+        handled at `start`, by `end`: it was killed, or said its acknowledgements failed."""
+        killed = any(start <= k <= end for k in self._kills.get(service, []))
+        failed = any(
+            start <= t <= end and q in (None, partition)
+            for t, q in self._ack_failed.get(service, [])
+        )
+        return killed or failed
 
     def _watch_commits(self, group: str, committed: dict[int, int]) -> None:
         """No committed offset may ever go back: that would be a late commit applied."""
@@ -522,6 +600,19 @@ class Drills:
                     done = positions(batch["offsets"])
                     counts.update(done)
                     self._batches.append((when, m.group, done))
+                elif name == "record_acknowledged" and batch["ack"] != "release":
+                    # Handled: accepted (processed) or rejected (dead-lettered).
+                    position = (int(batch["partition"]), int(batch["offset"]))
+                    counts[position] += 1
+                    self._batches.append((when, m.group, [position]))
+                    self._handled.setdefault(position, []).append(
+                        (when, m.service, int(batch["delivery_count"]), str(batch["ack"]))
+                    )
+                elif name == "acknowledgement_failed":
+                    partition = batch.get("partition")
+                    self._ack_failed.setdefault(m.service, []).append(
+                        (when, None if partition is None else int(partition))
+                    )
         return self._sent
 
     # Both read what the last _refresh() gathered: one pass over the logs serves both sides.

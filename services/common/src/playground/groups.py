@@ -17,8 +17,12 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
     ConsumerGroupDescription,
     OffsetSpec,
+    ResourceType,
 )
 
 TIMEOUT_S = 10
@@ -169,3 +173,32 @@ def open_transactions(
     high = end_offsets(admin, topic, timeout_s=timeout_s)
     stable = end_offsets(admin, topic, high, timeout_s, committed_only=True)
     return {p: (stable[p], high[p]) for p in sorted(high) if stable[p] < high[p]}
+
+
+def configure_share_group(
+    admin: AdminClient,
+    group: str,
+    lock_duration_ms: int,
+    delivery_count_limit: int,
+    timeout_s: float = TIMEOUT_S,
+) -> None:
+    """Set a share group's configs (it need not exist yet); raise KafkaException if refused.
+
+    It reads from the earliest offset (Kafka's default, latest, would skip what was sent before
+    its first member joined), locks a record for `lock_duration_ms` and archives it after
+    `delivery_count_limit` deliveries.
+    """
+    wanted = {
+        "share.auto.offset.reset": "earliest",
+        "share.record.lock.duration.ms": str(lock_duration_ms),
+        "share.delivery.count.limit": str(delivery_count_limit),
+    }
+    resource = ConfigResource(
+        ResourceType.GROUP,
+        group,
+        incremental_configs=[
+            ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+            for name, value in wanted.items()
+        ],
+    )
+    admin.incremental_alter_configs([resource], request_timeout=timeout_s)[resource].result()

@@ -85,5 +85,20 @@ def consumer_config(
     )
 
 
+def share_consumer_config(
+    kafka: KafkaSettings, client_id: str, group_id: str, *, max_poll_records: int
+) -> ClientConfig:
+    return _config(
+        kafka,
+        client_id,
+        {
+            "group.id": group_id,
+            # Every record acknowledged by hand, as the pipeline decides (accept, release, reject).
+            "share.acknowledgement.mode": "explicit",
+            "max.poll.records": max_poll_records,
+        },
+    )
+
+
 def admin_config(kafka: KafkaSettings, client_id: str) -> ClientConfig:
     return _config(kafka, client_id, {})

@@ -31,6 +31,8 @@ def _ranges(text: str) -> dict[str, list[int]]:
     }
 
 
+ACKS = {"Accepted": "accept", "Released": "release", "Rejected": "reject"}
+
 TEXT_LINES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Record]], ...] = (
     (
         re.compile(r"Sent transaction (?P<id>\S+) \(partition (?P<p>\d+), offset (?P<o>\d+)\)"),
@@ -69,6 +71,28 @@ TEXT_LINES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Record]], ...
         },
     ),
     (re.compile(r"Fetching paused"), lambda m: {"event": "fetch_paused"}),
+    (
+        re.compile(
+            r"(?P<ack>Accepted|Released|Rejected) p(?P<p>\d+)@(?P<o>\d+) \(delivery (?P<n>\d+)\)"
+        ),
+        lambda m: {
+            "event": "record_acknowledged",
+            "ack": ACKS[m["ack"]],
+            "partition": int(m["p"]),
+            "offset": int(m["o"]),
+            "delivery_count": int(m["n"]),
+        },
+    ),
+    (
+        re.compile(
+            r"Acknowledgements not committed(?: for partition (?P<p>\d+))?: (?P<error>.*?);"
+        ),
+        lambda m: {
+            "event": "acknowledgement_failed",
+            "error": m["error"],
+            **({"partition": int(m["p"])} if m["p"] else {}),
+        },
+    ),
 )
 
 

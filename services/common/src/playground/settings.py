@@ -64,6 +64,20 @@ def default_group_id(client: str) -> str:
     return f"test_group_{client}"
 
 
+# The share group's limit on delivery attempts: Kafka's default, within the broker's bounds
+# (group.share.min/max.delivery.count.limit, 2 and 10 by default).
+DEFAULT_SHARE_DELIVERY_COUNT_LIMIT = 5
+
+
+def share_delivery_count_limit(env: Env) -> int:
+    """SHARE_DELIVERY_COUNT_LIMIT: provision sets it on the share group, its members read it."""
+    return env.int(
+        "SHARE_DELIVERY_COUNT_LIMIT",
+        DEFAULT_SHARE_DELIVERY_COUNT_LIMIT,
+        validate=validate.Range(min=2, max=10, error="must be from 2 to 10 (the broker's bounds)"),
+    )
+
+
 def kafka_settings(env: Env) -> KafkaSettings:
     topic = env.str("TOPIC", "transactions")
     return KafkaSettings(

@@ -6,17 +6,18 @@ import logging
 from dataclasses import replace
 
 import click
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Producer, ShareConsumer
 
 from consumer import settings, transactional
 from consumer.checkpoint import CommitFailed
 from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
 from consumer.output import Output, OutputError
+from consumer.share import ShareLoop
 from consumer.transactional import TransactionalLoop, TransactionFatal
 from playground import logs, replica
 from playground.cli import load_settings
-from playground.kafka import consumer_config, producer_config
+from playground.kafka import consumer_config, producer_config, share_consumer_config
 from playground.settings import processed_topic
 from playground.shutdown import StopFlag
 
@@ -46,7 +47,8 @@ def main(
     batch_max_wait_s: float | None,
     pipeline: str | None,
 ) -> None:
-    """Consume transactions in batches, run the pipeline, commit offsets by hand."""
+    """Consume transactions in batches, run the pipeline, commit offsets by hand (or, in a share
+    group, acknowledge each record)."""
     config = load_settings(
         settings.read,
         {
@@ -64,41 +66,51 @@ def main(
         tag=logs.tag(config.client),
         static={"service": "consumer", "client": config.client, "group_id": config.group_id},
     )
-    consumer = Consumer(
-        consumer_config(
-            config.kafka,
+    stop = StopFlag().install()
+
+    def dead_letters() -> DeadLetters:
+        return DeadLetters(
+            Producer(producer_config(config.kafka, f"{config.client}-dlq")),
+            config.kafka.dead_letter_topic,
             config.client,
             config.group_id,
-            protocol=config.group_protocol,
-            assignment_strategy=config.assignment_strategy,
-            instance_id=config.group_instance_id,
-            session_timeout_ms=config.session_timeout_ms,
-            max_poll_interval_ms=config.max_poll_interval_ms,
-            isolation_level=transactional.ISOLATION_LEVEL if config.exactly_once else None,
+            config.dlq_timeout_s,
         )
-    )
-    output_topic = processed_topic(config.kafka.topic)
-    stop = StopFlag().install()
+
     try:
+        if config.group_type == "share":
+            share_consumer = ShareConsumer(
+                share_consumer_config(
+                    config.kafka, config.client, config.group_id, max_poll_records=config.batch_size
+                )
+            )
+            ShareLoop(config, share_consumer, dead_letters(), stop).run()
+            return
+        consumer = Consumer(
+            consumer_config(
+                config.kafka,
+                config.client,
+                config.group_id,
+                protocol=config.group_protocol,
+                assignment_strategy=config.assignment_strategy,
+                instance_id=config.group_instance_id,
+                session_timeout_ms=config.session_timeout_ms,
+                max_poll_interval_ms=config.max_poll_interval_ms,
+                isolation_level=transactional.ISOLATION_LEVEL if config.exactly_once else None,
+            )
+        )
         if config.exactly_once:
             TransactionalLoop(
                 config, consumer, lambda: Producer(transactional.producer_config(config)), stop
             ).run()
         else:
-            dead_letters = DeadLetters(
-                Producer(producer_config(config.kafka, f"{config.client}-dlq")),
-                config.kafka.dead_letter_topic,
-                config.client,
-                config.group_id,
-                config.dlq_timeout_s,
-            )
             output = Output(
                 Producer(producer_config(config.kafka, f"{config.client}-out")),
-                output_topic,
+                processed_topic(config.kafka.topic),
                 config.group_id,
                 config.dlq_timeout_s,
             )
-            ConsumerLoop(config, consumer, dead_letters, stop, output=output).run()
+            ConsumerLoop(config, consumer, dead_letters(), stop, output=output).run()
     except DeadLetterError as exc:
         log.error(
             "🛑 %s: stopped without committing the batch",

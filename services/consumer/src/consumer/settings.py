@@ -14,10 +14,12 @@ from playground.settings import (
     kafka_settings,
     log_settings,
     one_of,
+    share_delivery_count_limit,
 )
 
 DEFAULT_PIPELINE = ["validate", "enrich", "score", "log"]
 GROUP_PROTOCOLS = ("classic", "consumer")
+GROUP_TYPES = ("consumer", "share")
 ASSIGNMENT_STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
 AT_LEAST_ONCE, EXACTLY_ONCE = "at-least-once", "exactly-once"
 PROCESSING_GUARANTEES = (AT_LEAST_ONCE, EXACTLY_ONCE)
@@ -54,6 +56,13 @@ class ConsumerSettings:
     def exactly_once(self) -> bool:
         return self.processing_guarantee == EXACTLY_ONCE
 
+    # "share": a member of a share group (KIP-932), acknowledging record by record (share.py);
+    # the group protocol, assignment strategy, instance id and session timeout do not apply.
+    # The delivery count limit is the group's (provision sets it): the loop must know which
+    # delivery is the last, to dead-letter rather than release a record the broker would drop.
+    group_type: str = "consumer"
+    share_delivery_count_limit: int = 5
+
 
 def known_steps(names: list[str]) -> None:
     unknown = [n for n in names if n not in STEPS]
@@ -75,8 +84,20 @@ def classic_only(protocol: str | None, why: str) -> Callable[[object], None]:
     return check
 
 
+def consumer_group_only(group_type: str | None) -> Callable[[object], None]:
+    def check(value: object) -> None:
+        if group_type == "share" and value == EXACTLY_ONCE:
+            raise ValidationError(
+                "a share group has no offsets to put in a transaction: exactly-once needs "
+                "GROUP_TYPE=consumer"
+            )
+
+    return check
+
+
 def read(env: Env) -> ConsumerSettings:
     protocol = env.str("GROUP_PROTOCOL", "classic", validate=one_of(GROUP_PROTOCOLS))
+    group_type = env.str("GROUP_TYPE", "consumer", validate=one_of(GROUP_TYPES))
     strategy = env.str(
         "ASSIGNMENT_STRATEGY",
         None,
@@ -115,6 +136,10 @@ def read(env: Env) -> ConsumerSettings:
         ),
         max_poll_interval_ms=env.int("MAX_POLL_INTERVAL_MS", None, validate=at_least(1)),
         processing_guarantee=env.str(
-            "PROCESSING_GUARANTEE", AT_LEAST_ONCE, validate=one_of(PROCESSING_GUARANTEES)
+            "PROCESSING_GUARANTEE",
+            AT_LEAST_ONCE,
+            validate=[one_of(PROCESSING_GUARANTEES), consumer_group_only(group_type)],
         ),
+        group_type=group_type or "consumer",
+        share_delivery_count_limit=share_delivery_count_limit(env),
     )

@@ -77,6 +77,31 @@ class GroupView:
 
 
 @dataclass(frozen=True)
+class ShareMemberView:
+    """A share group's member as its own log tells (`record_acknowledged`): the partitions it
+    has been handed records of, and how it acknowledged them, over its container's log."""
+
+    client_id: str
+    partitions: tuple[int, ...]
+    accepted: int = 0
+    released: int = 0
+    rejected: int = 0
+    redelivered: int = 0  # records it was handed with a delivery count above 1
+
+
+@dataclass(frozen=True)
+class ShareGroupView:
+    """A share group (KIP-932): its configs from the admin API, its members from their logs.
+    confluent-kafka 2.16.1's admin API cannot describe a share group: no members, no records
+    in flight, no acknowledged or archived counts from the broker."""
+
+    group_id: str
+    lock_duration_ms: int | None
+    delivery_count_limit: int | None
+    members: tuple[ShareMemberView, ...]
+
+
+@dataclass(frozen=True)
 class Move:
     partition: int
     source: str | None  # None: nobody owned it
@@ -98,6 +123,7 @@ class Snapshot:
     groups: tuple[GroupView, ...]
     rebalances: tuple[Rebalance, ...] = field(default=())
     output: tuple[OutputView, ...] = field(default=())  # <topic>.processed, where it exists
+    share_groups: tuple[ShareGroupView, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

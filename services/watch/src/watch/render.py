@@ -11,7 +11,7 @@ from rich.text import Text
 
 from playground.logs import mark
 from playground.settings import processed_topic
-from watch.model import GroupView, Move, Snapshot
+from watch.model import GroupView, Move, ShareGroupView, Snapshot
 
 TIMELINE_ROWS = 8
 NONE = "-"
@@ -24,6 +24,11 @@ def view(snapshot: Snapshot) -> RenderableType:
         _side_by_side([_group(g) for g in snapshot.groups])
         if snapshot.groups
         else Text("No consumer group reads this topic yet.", style="dim"),
+        *(
+            [_side_by_side([_share(g) for g in snapshot.share_groups])]
+            if snapshot.share_groups
+            else []
+        ),
         _timeline(snapshot),
     )
 
@@ -145,6 +150,43 @@ def _group(group: GroupView) -> RenderableType:
     return Panel(
         Group(about, Text(""), members, Text(""), offsets, Text(""), summary),
         title=f"{group.group_id} · {group.state}",
+        title_align="left",
+    )
+
+
+def _ms(value: int | None, unit: str = "") -> str:
+    return NONE if value is None else f"{value:,}{unit}"
+
+
+def _share(group: ShareGroupView) -> RenderableType:
+    members = Table(box=None, pad_edge=False)
+    members.add_column("member")
+    members.add_column("reads")
+    for name in ("accepted", "released", "rejected", "redelivered"):
+        members.add_column(name, justify="right")
+    for m in group.members:
+        members.add_row(
+            _who(m.client_id),
+            " ".join(map(str, m.partitions)) or NONE,
+            f"{m.accepted:,}",
+            f"{m.released:,}",
+            f"{m.rejected:,}",
+            f"{m.redelivered:,}",
+        )
+    about = Text(
+        f"{len(group.members)} members; a partition may be read by several, a record by one\n"
+        f"record lock {_ms(group.lock_duration_ms, ' ms')}, "
+        f"delivery count limit {_ms(group.delivery_count_limit)}",
+        "dim",
+    )
+    cannot = Text(
+        "members and counts from their logs; in flight and archived: "
+        "not told by this client's admin API",
+        "dim",
+    )
+    return Panel(
+        Group(about, Text(""), members, Text(""), cannot),
+        title=f"{group.group_id} · share group",
         title_align="left",
     )
 

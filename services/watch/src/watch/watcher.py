@@ -4,12 +4,13 @@ page both show."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
 from watch import timeline
 from watch.broker import Broker
-from watch.model import Rebalance, Snapshot, with_rates
+from watch.model import Rebalance, ShareGroupView, Snapshot, with_rates
 
 HISTORY = 50  # rebalances kept
 RATE_WINDOW = timedelta(seconds=10)
@@ -18,8 +19,15 @@ RATE_WINDOW = timedelta(seconds=10)
 class Watcher:
     """Takes snapshots; rates span the last RATE_WINDOW, so slow commits still show a rate."""
 
-    def __init__(self, broker: Broker, groups: tuple[str, ...], history: list[Rebalance]) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        groups: tuple[str, ...],
+        history: list[Rebalance],
+        shares: Callable[[], tuple[ShareGroupView, ...]] = tuple,
+    ) -> None:
         self.broker = broker
+        self.shares = shares
         self.groups = groups
         self.history = history
         self.recent: deque[Snapshot] = deque()
@@ -34,4 +42,4 @@ class Watcher:
             self.recent.popleft()
         rated = with_rates(self.recent[0] if self.recent else None, current)
         self.recent.append(current)
-        return replace(rated, rebalances=tuple(self.history))
+        return replace(rated, rebalances=tuple(self.history), share_groups=self.shares())
