@@ -1,4 +1,10 @@
-"""Send transactions and report each one only once Kafka has acknowledged it."""
+"""Send transactions and report each one only once Kafka has acknowledged it.
+
+A transaction Kafka does not acknowledge is retried by librdkafka until `message.timeout.ms`
+(300 s by default) and then reported failed; it is never re-sent by us, because a write that
+timed out on our side may still have reached the topic. While nothing is acknowledged for
+STALL_S, the producer says so once (`delivery_stalled`), and once more when deliveries resume.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from playground.transaction import Transaction
 
 log = logging.getLogger("producer")
 
+STALL_S = 5.0  # no delivery report for this long while transactions wait: say so
+
 
 class Publisher:
     """A thin wrapper around confluent_kafka.Producer that counts what was delivered.
@@ -26,6 +34,8 @@ class Publisher:
         self._producer: Producer | None = None
         self.sent = 0
         self.failed = 0
+        self._last_report = time.monotonic()  # a delivery report, or a send into an empty queue
+        self._stalled = False
 
     def __enter__(self) -> Publisher:
         self._producer = Producer(self._config)
@@ -42,6 +52,8 @@ class Publisher:
 
     def send(self, transaction: Transaction) -> None:
         """Queue one transaction; block (serving delivery reports) while the queue is full."""
+        if not len(self.producer):  # nothing waited: the stall clock starts now
+            self._last_report = time.monotonic()
         while True:
             try:
                 self.producer.produce(
@@ -53,7 +65,9 @@ class Publisher:
                 break
             except BufferError:
                 self.producer.poll(0.1)
+                self._check_stall()
         self.producer.poll(0)
+        self._check_stall()
 
     def serve(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Serve delivery reports for `seconds` (so each is logged as it arrives, not when the
@@ -61,6 +75,35 @@ class Publisher:
         deadline = time.monotonic() + seconds
         while not stop() and (left := deadline - time.monotonic()) > 0:
             self.producer.poll(min(left, 0.2))
+            self._check_stall()
+
+    def _check_stall(self) -> None:
+        """Say once when transactions have waited STALL_S without any delivery report: the
+        brokers that must acknowledge them (acks=all) are away. They are not lost: librdkafka
+        retries them until message.timeout.ms."""
+        waited = time.monotonic() - self._last_report
+        if self._stalled or waited < STALL_S or not len(self.producer):
+            return
+        self._stalled = True
+        waiting = len(self.producer)
+        log.warning(
+            "⏳ No acknowledgement from Kafka for %.0f s: %d transactions wait, retried until "
+            "delivered or message.timeout.ms runs out",
+            waited,
+            waiting,
+            extra={"event": "delivery_stalled", "waited_s": round(waited, 1), "waiting": waiting},
+        )
+
+    def _reported(self) -> None:
+        if self._stalled:
+            stalled_s = time.monotonic() - self._last_report
+            log.info(
+                "▶️ Kafka acknowledges again after %.0f s",
+                stalled_s,
+                extra={"event": "delivery_resumed", "stalled_s": round(stalled_s, 1)},
+            )
+            self._stalled = False
+        self._last_report = time.monotonic()
 
     def flush(self, timeout_s: float = 30.0) -> int:
         """Wait for outstanding deliveries; return how many are still undelivered."""
@@ -76,6 +119,7 @@ class Publisher:
 
     def _on_delivery(self, transaction_id: str) -> Callable[[KafkaError | None, Message], None]:
         def report(error: KafkaError | None, message: Message) -> None:
+            self._reported()
             if error is not None:
                 self.failed += 1
                 log.error(
@@ -100,6 +144,9 @@ class Publisher:
                     "transaction_id": transaction_id,
                     "partition": message.partition(),
                     "offset": message.offset(),
+                    # When send() queued it (the record's CreateTime, epoch ms): tells a write
+                    # queued after a fault from one acknowledged just before it.
+                    "create_time_ms": message.timestamp()[1],
                 },
             )
 
