@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from watch import timeline
 from watch.broker import Broker
-from watch.model import Rebalance, Snapshot, with_rates
+from watch.model import Handover, Rebalance, Snapshot, handovers_between, with_rates
 
 HISTORY = 50  # rebalances kept
 RATE_WINDOW = timedelta(seconds=10)
@@ -22,6 +22,7 @@ class Watcher:
         self.broker = broker
         self.groups = groups
         self.history = history
+        self.handovers: list[Handover] = []  # brokers down or up, leaders and coordinators moved
         self.recent: deque[Snapshot] = deque()
 
     def step(self) -> Snapshot:
@@ -30,8 +31,10 @@ class Watcher:
             self.history, timeline.observed(self.recent[-1] if self.recent else None, current)
         )
         del self.history[:-HISTORY]
+        self.handovers += handovers_between(self.recent[-1] if self.recent else None, current)
+        del self.handovers[:-HISTORY]
         while self.recent and current.time - self.recent[0].time > RATE_WINDOW:
             self.recent.popleft()
         rated = with_rates(self.recent[0] if self.recent else None, current)
         self.recent.append(current)
-        return replace(rated, rebalances=tuple(self.history))
+        return replace(rated, rebalances=tuple(self.history), handovers=tuple(self.handovers))
