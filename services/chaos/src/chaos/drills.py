@@ -217,8 +217,8 @@ class Drills:
         each group's seconds to recover."""
         broker = self.pg.brokers()[broker_id]
         self.say(f"kill -9 broker {broker_id} ({broker.name}), {role}")
-        fault = datetime.now(UTC)
         broker.kill()
+        fault = datetime.now(UTC)  # when `docker kill` returned: the broker is dead by then
         # No group request while it is down: librdkafka aborts the process when a connection
         # drops under an admin request to a group coordinator (librdkafka#4605).
         recovery = self._wait(
@@ -240,8 +240,8 @@ class Drills:
         broker = self.pg.brokers()[broker_id]
         network, aliases = self.pg.network_of(broker)
         self.say(f"cut broker {broker_id} ({broker.name}) off the network for {CUT_OFF_S} s")
-        fault = datetime.now(UTC)
         network.disconnect(broker)
+        fault = datetime.now(UTC)
         try:
             recovery = self._wait(
                 lambda: self._recovered(fault), SETTLE_S, "every group to process new writes"
@@ -269,9 +269,11 @@ class Drills:
         brokers = self.pg.brokers()
         down = sorted(brokers)[-2:]
         self.say(f"kill -9 brokers {down[0]} and {down[1]}: the quorum and min ISR are lost")
-        fault = datetime.now(UTC)
         for broker_id in down:
             brokers[broker_id].kill()
+        # After both kills: on a busy machine `docker kill` takes seconds, and until the second
+        # one lands a write can still be acknowledged.
+        fault = datetime.now(UTC)
         # No admin request while they are down (librdkafka#4605): time passes, logs are read.
         self._wait(
             lambda: (datetime.now(UTC) - fault).total_seconds() > OUTAGE_S,
