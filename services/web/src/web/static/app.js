@@ -166,7 +166,8 @@ function drawLedger(rows) {
     `<tr><th class="left">fault</th><th class="left">group</th><th>messages</th><th>lost</th><th>new duplicates</th><th>allowed</th><th>recovered (s)</th><th></th></tr>`
     + checks.map((r) => `<tr class="${r.ok ? "ok" : "broken"}" data-fault="${esc(r.fault)}" data-group="${esc(r.group)}">`
       + `<td class="left">${esc(r.fault)}</td><td class="left">${esc(r.group)}</td>`
-      + cells.map((c) => `<td data-${c.replace("_", "-")}="${r[c] ?? ""}">${r[c] === null ? "" : num(r[c])}</td>`).join("")
+      + cells.map((c) => `<td data-${c.replace("_", "-")}="${r[c] ?? ""}">${r[c] === null ? ""
+        : c === "recovered_s" ? r[c].toFixed(1) : num(r[c])}</td>`).join("")
       + `<td>${r.ok ? "✓" : "✗"}</td></tr>`).join("")
     + (end ? "" : `<tr><td class="left dim" colspan="8">the drills are running…</td></tr>`);
   const verdict = document.getElementById("ledger-verdict");
