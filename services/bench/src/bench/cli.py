@@ -13,7 +13,7 @@ import docker
 from docker.errors import DockerException
 from rich.console import Console
 
-from bench import measure, report
+from bench import cluster, measure, report
 from bench.lab import Lab
 from playground import host
 from playground.cli import host_option
@@ -22,7 +22,7 @@ from playground.host import MissingContainer
 console = Console(highlight=False, width=max(Console().width, 110))
 
 # What a run measures, in order; `--only` picks some (the consumer reads what the producer wrote).
-SECTIONS = ("producer", "consumer", "latency", "rebalance")
+SECTIONS = ("producer", "consumer", "latency", "rebalance", "cluster")
 
 
 @click.command()
@@ -103,6 +103,8 @@ def main(
             results["latency"] = measure.latency(lab, sizes, say)
         if "rebalance" in wanted:
             results["rebalance"] = measure.rebalance(lab, sizes, say)
+        if "cluster" in wanted:  # three brokers of its own beside this one
+            results["cluster"] = cluster.cluster(lab, sizes, say)
     finally:
         lab.cleanup()
         client.close()

@@ -23,8 +23,16 @@ INTERNAL_BOOTSTRAP = "kafka:19092"  # the broker as containers on the Compose ne
 
 
 class Lab:
-    def __init__(self, docker: Any, project: str, kafka: KafkaSettings, app_image: str) -> None:
+    def __init__(
+        self,
+        docker: Any,
+        project: str,
+        kafka: KafkaSettings,
+        app_image: str,
+        replication: int = 1,  # the bench topics' replication factor (3: min ISR 2)
+    ) -> None:
         self.docker = docker
+        self.replication = replication
         self.project = project
         self.settings = kafka  # the broker from the host, with the services' client settings
         self.app_image = app_image
@@ -44,7 +52,9 @@ class Lab:
     def topic(self, name: str, partitions: int = 3) -> str:
         """A new, empty topic for one measurement."""
         topic = f"bench-{self.run_id}-{name}"
-        self.admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=30)
+        config = {"min.insync.replicas": "2"} if self.replication > 1 else {}
+        new = NewTopic(topic, partitions, self.replication, config=config)
+        self.admin.create_topics([new])[topic].result(timeout=30)
         return topic
 
     def service(self, command: str, name: str, **env: object) -> Container:

@@ -111,7 +111,7 @@ def consumer(lab: Lab, sizes: Sizes, topic: str, say: Say) -> dict[str, Any]:
     runs = []
     for batch in sizes.batch_sizes:
         say(f"consumer: batch size {batch} (at most {sizes.consumer_budget_s:g} s)")
-        runs.append(_consume(lab, topic, batch, sizes))
+        runs.append(consume(lab, topic, batch, sizes))
         say(f"  {runs[-1]['msgs_s']:,.0f} msgs/s over {runs[-1]['messages']:,} messages")
     say(f"kafka-consumer-perf-test: {sizes.messages:,} messages of the same topic")
     out = lab.tool(
@@ -154,7 +154,8 @@ def _consumer(lab: Lab, name: str, topic: str, **env: object) -> tuple[Container
     return c, LogReader(c, since)
 
 
-def _consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
+def consume(lab: Lab, topic: str, batch: int, sizes: Sizes) -> dict[str, Any]:
+    """One of our consumers reading `topic` from the start with batches of `batch`: msgs/s."""
     c, reader = _consumer(lab, f"consumer-{batch}", topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=1)
     assigned: float | None = None
     count, last = 0, 0.0
