@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from chaos.cli import LedgerFeed
+from chaos.drills import Check, ReadBack, Report
+from chaos.ledger import Ledger
+from playground import host
 from playground.host import wait_until
+from playground.kafka import admin_config
 from tests.e2e.stack import ROOT, Stack
 
 CHROMIUM = "/usr/bin/chromium"
@@ -173,3 +178,44 @@ def test_without_the_docker_socket_the_page_says_so_and_still_works(
     expect(page.locator('#errors li[data-kind="docker"]')).to_have_text(
         "no rebalance history: Docker socket unavailable", timeout=15_000
     )
+
+
+def test_a_chaos_run_s_ledger_fills_in_on_the_page(stack: Stack, page: Page) -> None:
+    """Rows published the way `make chaos` publishes them (its LedgerFeed, real Check rows)
+    show as they come, the latest run only; the page reads them without joining a group."""
+    topic = stack.env["TOPIC"]
+    stack.up("fanout", PRODUCER_INTERVAL_S="0.3")
+    open_page(stack, page)
+    expect(page.locator(member(stack.env["BRAVO_GROUP_ID"], "bravo"))).to_have_count(
+        1, timeout=60_000
+    )
+    expect(page.locator("#ledger-section")).to_be_hidden()  # no chaos run yet
+
+    config = admin_config(host.kafka_settings(stack.bootstrap_servers, topic), "e2e-ledger")
+    old = LedgerFeed(config, topic)
+    old.check(Check("kill -9 #1", "old-run", Ledger(10, 0, 0), 0, 50))
+    old.done(Report())
+    expect(page.locator('#ledger tr[data-group="old-run"]')).to_have_count(1, timeout=30_000)
+
+    feed = LedgerFeed(config, topic)
+    feed.run = f"{old.run}, the next"  # two runs within a second: told apart all the same
+    rows = page.locator("#ledger tr[data-fault]")
+    feed.check(Check("kill -9 leader", "shared", Ledger(4321, 0, 12), 12, 100, 9.4))
+    feed.producer.flush(10)
+    expect(page.locator('#ledger tr[data-group="shared"]')).to_have_count(1, timeout=15_000)
+    expect(rows).to_have_count(1)  # the old run's row is gone
+    expect(page.locator("#ledger")).to_contain_text("the drills are running")
+    feed.check(Check("two brokers down", "shared", Ledger(9876, 0, 12), 0, 100, 31.0))
+    report = Report(read_back=ReadBack(9876, 0, 0))
+    feed.done(report)
+    expect(rows).to_have_count(2, timeout=15_000)
+    first = page.locator('#ledger tr[data-fault="kill -9 leader"]')
+    expect(first).to_contain_text("4,321")
+    expect(first.locator("td[data-recovered-s]")).to_have_text("9.4")
+    expect(page.locator("#ledger-verdict")).to_have_text(
+        "Topic read back: delivered=9876 (without offset: 0) missing=0 repeated=0 failed=0 "
+        "(in the topic anyway: 0). "
+        "All promises kept."
+    )
+    listed = stack.admin.list_consumer_groups().result(timeout=30).valid
+    assert "playground-web-ledger" not in {g.group_id for g in listed}  # assign(), no group

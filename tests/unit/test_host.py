@@ -194,7 +194,7 @@ def test_chaos_connects_with_dot_env_and_kafka_client_env(
     dressed(repo)
 
     class FirstLook:
-        def __init__(self, playground: Any, say: object) -> None:
+        def __init__(self, playground: Any, say: object, on_check: object) -> None:
             self.pg = playground
 
         def run(self, count: int, interval_s: float, faults: str | None) -> None:

@@ -18,7 +18,9 @@ from syrupy.assertion import SnapshotAssertion
 from playground import groups
 from watch.broker import view
 from watch.model import (
+    BrokerView,
     GroupView,
+    Handover,
     MemberView,
     Move,
     OffsetView,
@@ -27,6 +29,7 @@ from watch.model import (
     Rebalance,
     ShareGroupView,
     Snapshot,
+    handovers_between,
     moves_between,
     with_rates,
 )
@@ -339,3 +342,51 @@ def test_a_share_group_shows_each_member_s_partitions_and_acknowledgements() -> 
     assert "record lock 5,000 ms, delivery count limit 5" in text
     assert "in flight and archived: not told" in text
     assert json.loads(json.dumps(snap.to_json()))["share_groups"][0]["members"][1]["rejected"] == 1
+
+
+def cluster_snapshot(
+    time: datetime, leaders: tuple[int, ...], coordinator: int, down: tuple[int, ...] = ()
+) -> Snapshot:
+    partitions = tuple(
+        PartitionView(p, 10, leader=leader, replicas=(1, 2, 3), isr=(1, 2, 3))
+        for p, leader in enumerate(leaders)
+    )
+    shared = replace(group("shared", {"bravo": (0, 1, 2)}, {}, {0: 10}), coordinator=coordinator)
+    brokers = tuple(BrokerView(b, b not in down) for b in (1, 2, 3))
+    return Snapshot(time, "transactions", partitions, (shared,), brokers=brokers)
+
+
+def test_a_broker_s_death_moves_leaders_and_coordinators_and_each_move_is_a_handover() -> None:
+    before = cluster_snapshot(T0, leaders=(1, 2, 3), coordinator=1)
+    after = cluster_snapshot(T0 + timedelta(seconds=1), (2, 2, -1), coordinator=3, down=(1,))
+    assert [str(h) for h in handovers_between(before, after)] == [
+        "broker 1 down",
+        "partition 0 leader: broker 1 → broker 2",
+        "partition 2 leader: broker 3 → none",
+        "shared coordinator: broker 1 → broker 3",
+    ]
+    back = cluster_snapshot(T0 + timedelta(seconds=2), (2, 2, 3), coordinator=3)
+    assert [str(h) for h in handovers_between(after, back)] == [
+        "broker 1 up",
+        "partition 2 leader: none → broker 3",
+    ]
+    assert handovers_between(None, before) == []
+    assert handovers_between(back, back) == []
+
+
+def test_on_a_cluster_the_view_shows_brokers_coordinators_and_handovers() -> None:
+    snapshot = replace(
+        cluster_snapshot(T0, leaders=(2, 2, 3), coordinator=3, down=(1,)),
+        handovers=(Handover(T0, "leader", "0", 1, 2),),
+    )
+    text = as_text(snapshot)
+    assert "brokers: 1 DOWN, 2 up, 3 up" in text
+    assert "shared · Stable · coordinator 3" in text
+    assert "10:00:00 cluster partition 0 leader: broker 1 → broker 2" in " ".join(text.split())
+    single = make_snapshot(T0, {0: 10}, (group("g", {"bravo": (0,)}, {}, {0: 10}),))
+    single = replace(single, brokers=(BrokerView(1, True),))
+    assert "brokers:" not in as_text(single)
+    assert "coordinator" not in as_text(single)
+    assert json.loads(json.dumps(snapshot.to_json()))["handovers"][0]["text"] == (
+        "partition 0 leader: broker 1 → broker 2"
+    )

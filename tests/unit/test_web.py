@@ -112,3 +112,22 @@ def test_a_rebalance_both_logged_and_seen_is_shown_once() -> None:
     assert distinct(shown) == [joined, other, back, again, late]
     snapshot = replace(make_snapshot(T0, ENDS, ()), rebalances=(joined, seen_too))
     assert len(page_state(snapshot, {}, None, None, T0)["snapshot"]["rebalances"]) == 1
+
+
+def test_the_page_shows_the_latest_chaos_run_s_ledger_rows() -> None:
+    from playground import ledgerfeed
+
+    raw = [
+        ledgerfeed.encode({"run": "a", "started": True}),
+        ledgerfeed.encode({"run": "a", "fault": "kill -9 #1", "group": "g", "lost": 0}),
+        b"not a row",
+        ledgerfeed.encode({"run": "b", "started": True}),
+        ledgerfeed.encode({"run": "b", "fault": "pause", "group": "g", "lost": 0}),
+    ]
+    rows = [r for m in raw if (r := ledgerfeed.decode(m)) is not None]
+    latest = ledgerfeed.latest_run(rows)
+    assert [r.get("fault") for r in latest] == [None, "pause"]
+    assert ledgerfeed.latest_run([]) == []
+    assert ledgerfeed.topic_for("transactions") == "transactions.ledger"
+    state = page_state(None, {}, None, None, None, latest)
+    assert json.loads(json.dumps(state))["ledger"] == latest

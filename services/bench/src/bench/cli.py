@@ -13,7 +13,7 @@ import docker
 from docker.errors import DockerException
 from rich.console import Console
 
-from bench import eos, measure, report, share
+from bench import cluster, eos, measure, report, share
 from bench.lab import Lab
 from playground import host
 from playground.cli import host_option
@@ -22,7 +22,17 @@ from playground.host import MissingContainer
 console = Console(highlight=False, width=max(Console().width, 110))
 
 # What a run measures, in order; `--only` picks some (the consumer reads what the producer wrote).
-SECTIONS = ("producer", "consumer", "peers", "latency", "rebalance", "eos", "share", "idle")
+SECTIONS = (
+    "producer",
+    "consumer",
+    "peers",
+    "latency",
+    "rebalance",
+    "eos",
+    "share",
+    "idle",
+    "cluster",
+)
 
 
 @click.command()
@@ -111,6 +121,8 @@ def main(
             results["share"] = share.share(lab, sizes, say)
         if "idle" in wanted:
             results["idle"] = measure.idle(lab, sizes, say)
+        if "cluster" in wanted:  # three brokers of its own beside this one
+            results["cluster"] = cluster.cluster(lab, sizes, say)
     finally:
         lab.cleanup()
         client.close()

@@ -35,7 +35,7 @@ def eos(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
         for batch in batches:
             say(f"eos: {guarantee}, batch size {batch}: throughput")
             tag = "eos" if guarantee == "exactly-once" else "alo"
-            run = measure._consume(
+            run = measure.consume(
                 lab,
                 filled,
                 batch,

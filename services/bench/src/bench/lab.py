@@ -24,8 +24,16 @@ INTERNAL_BOOTSTRAP = "kafka:19092"  # the broker as containers on the Compose ne
 
 
 class Lab:
-    def __init__(self, docker: Any, project: str, kafka: KafkaSettings, app_image: str) -> None:
+    def __init__(
+        self,
+        docker: Any,
+        project: str,
+        kafka: KafkaSettings,
+        app_image: str,
+        replication: int = 1,  # the bench topics' replication factor (3: min ISR 2)
+    ) -> None:
         self.docker = docker
+        self.replication = replication
         self.project = project
         self.settings = kafka  # the broker from the host, with the services' client settings
         self.app_image = app_image
@@ -46,8 +54,11 @@ class Lab:
         """A new, empty topic for one measurement, with the output topic our consumers write
         their results to, as provision makes them."""
         topic = f"bench-{self.run_id}-{name}"
+        config = {"min.insync.replicas": "2"} if self.replication > 1 else {}
         made = [topic, processed_topic(topic)]
-        futures = self.admin.create_topics([NewTopic(t, partitions, 1) for t in made])
+        futures = self.admin.create_topics(
+            [NewTopic(t, partitions, self.replication, config=config) for t in made]
+        )
         for t in made:
             futures[t].result(timeout=30)
         return topic

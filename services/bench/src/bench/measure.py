@@ -118,7 +118,7 @@ def consumer(lab: Lab, sizes: Sizes, topic: str, say: Say) -> dict[str, Any]:
     runs = []
     for batch in sizes.batch_sizes:
         say(f"consumer: batch size {batch} (at most {sizes.consumer_budget_s:g} s)")
-        runs.append(_consume(lab, topic, batch, sizes))
+        runs.append(consume(lab, topic, batch, sizes))
         say(f"  {runs[-1]['msgs_s']:,.0f} msgs/s over {runs[-1]['messages']:,} messages")
     say(f"kafka-consumer-perf-test: {sizes.messages:,} messages of the same topic")
     stats = consumer_perf_test(lab, topic, sizes.messages, "consumer-perf")
@@ -175,9 +175,10 @@ def _consumer(lab: Lab, name: str, topic: str, **env: object) -> tuple[Container
     return c, LogReader(c, since)
 
 
-def _consume(
+def consume(
     lab: Lab, topic: str, batch: int, sizes: Sizes, name: str = "consumer", **env: object
 ) -> dict[str, Any]:
+    """One of our consumers reading `topic` from the start with batches of `batch`: msgs/s."""
     c, reader = _consumer(
         lab, f"{name}-{batch}", topic, BATCH_SIZE=batch, BATCH_MAX_WAIT_S=1, **env
     )

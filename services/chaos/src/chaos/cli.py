@@ -6,18 +6,18 @@ from datetime import datetime
 
 import click
 import docker
-from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from docker.errors import DockerException
 from rich.console import Console
 from rich.table import Table
 
-from chaos.drills import FAULTS, Drills, Report
+from chaos.drills import FAULTS, Check, Drills, Report
 from chaos.playground import Playground, PlaygroundError
-from playground import host
+from playground import host, ledgerfeed
 from playground.cli import host_option
 from playground.host import TimedOut
-from playground.kafka import admin_config, consumer_config
+from playground.kafka import ClientConfig, admin_config, consumer_config
 
 # Wide enough for the ledger table even when the output is a pipe (80 columns by default).
 console = Console(highlight=False, width=max(Console().width, 100))
@@ -48,10 +48,11 @@ console = Console(highlight=False, width=max(Console().width, 100))
     type=click.Choice(FAULTS),
     help="consumers: kill -9, pause, broker restart, graceful restarts; brokers (three-broker "
     "cluster): kill -9 a partition's leader, then a group's coordinator, a rolling restart, "
-    "a broker cut off the network; transactions: kill -9 a member of each group three times "
-    "(an exactly-once one mid-transaction), a broker restart, then the output topic read back.  "
-    "[default: brokers on a cluster, else transactions if a consumer runs exactly-once, "
-    "else consumers]",
+    "a broker cut off the network, two of three brokers down; transactions: kill -9 a member of "
+    "each group three times (an exactly-once one mid-transaction), a broker restart, then the "
+    "output topic read back; share: kill -9 a share group's member three times, a broker "
+    "restart, graceful restarts.  [default: share when only share group members run, else "
+    "brokers on a cluster, else transactions if a consumer runs exactly-once, else consumers]",
 )
 def main(
     bootstrap_servers: str,
@@ -89,13 +90,16 @@ def main(
         )
 
     playground = Playground(project, client, topic, connect, reader)
-    drills = Drills(playground, say=say)
+    feed = LedgerFeed(admin_config(kafka, "playground-chaos-ledger"), topic)
+    drills = Drills(playground, say=say, on_check=feed.check)
     try:
         report = drills.run(count, interval, faults)
     except (PlaygroundError, TimedOut) as exc:
+        feed.done(None)
         raise click.ClickException(str(exc)) from None
     finally:
         client.close()
+    feed.done(report)
     console.print(table(report))
     if report.outputs:
         console.print(outputs_table(report))
@@ -105,6 +109,60 @@ def main(
         console.print(f"[red]✗ {problem}[/]")
     console.print("[green]All promises kept.[/]" if report.ok else "[red]Promises broken.[/]")
     raise SystemExit(0 if report.ok else 1)
+
+
+class LedgerFeed:
+    """Publishes each ledger row to `<topic>.ledger` as it is balanced, for the web page. Best
+    effort: the drills' verdict never depends on it, and a failure is said once. Connects at
+    the first row: a run that fails before any fault publishes nothing."""
+
+    def __init__(self, config: ClientConfig, topic: str) -> None:
+        self.config = config
+        self.topic = ledgerfeed.topic_for(topic)
+        self.run = datetime.now().astimezone().isoformat(timespec="seconds")
+        self._producer: Producer | None = None
+        self.failed = False
+
+    @property
+    def producer(self) -> Producer:
+        if self._producer is None:
+            # One partition keeps the rows in order; the broker's default replication factor.
+            admin = AdminClient(self.config)
+            created = admin.create_topics([NewTopic(self.topic, 1)], request_timeout=10)
+            try:
+                created[self.topic].result(timeout=15)
+            except KafkaException as exc:
+                if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                    self._failed(str(exc))
+            self._producer = Producer(self.config)
+        return self._producer
+
+    def check(self, check: Check) -> None:
+        self.publish(check.row())
+
+    def done(self, report: Report | None) -> None:
+        if self._producer is None:
+            return
+        end: ledgerfeed.Row = {"done": True, "ok": report.ok if report else False}
+        if report and report.read_back is not None:
+            end["read_back"] = str(report.read_back)
+        if report:
+            end["problems"] = report.problems
+        self.publish(end)
+        if self.producer.flush(10):
+            self._failed("rows still unsent after 10 s")
+
+    def publish(self, row: ledgerfeed.Row) -> None:
+        try:
+            self.producer.produce(self.topic, ledgerfeed.encode({"run": self.run, **row}))
+        except (BufferError, KafkaException) as exc:
+            self._failed(str(exc))
+        self.producer.poll(0)
+
+    def _failed(self, why: str) -> None:
+        if not self.failed:
+            say(f"[yellow]the ledger's rows do not reach {self.topic} (the web page): {why}[/]")
+        self.failed = True
 
 
 def say(text: str) -> None:

@@ -29,7 +29,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
 
@@ -46,6 +46,9 @@ T = TypeVar("T")
 KILLS = 3
 FAULTS = ("consumers", "brokers", "transactions", "share")
 CUT_OFF_S = 35  # longer than replica.lag.time.max.ms (30 s by default)
+OUTAGE_S = 20  # two of three brokers down: well within the producer's message.timeout.ms (300 s)
+# A delivery report logged this soon after a kill may be of a write acknowledged before it.
+REPORT_LAG_S = 1.0
 DEFAULT_SESSION_TIMEOUT_S = 45  # librdkafka's, and the broker's for the consumer protocol
 SETTLE_S = 120  # on top of the session timeout, for the group to settle after a fault
 POLL_S = 1.0
@@ -60,13 +63,27 @@ class Check:
     ledger: Ledger  # everything the stream sent up to this point
     new_duplicates: int
     allowed: int
-    # Seconds from the fault to the group's first batch of a message acknowledged after it,
-    # on a partition the fault hit (broker faults only).
+    # Seconds from the fault (two brokers down: from their restart) to the group's first batch
+    # holding a transaction the stream queued after the fault (broker faults only; "Recovery
+    # time" in docs/cluster.md).
     recovery_s: float | None = None
 
     @property
     def ok(self) -> bool:
         return self.ledger.lost == 0 and self.new_duplicates <= self.allowed
+
+    def row(self) -> dict[str, object]:
+        """The ledger table's row, as `make chaos` publishes it for the web page."""
+        return {
+            "fault": self.fault,
+            "group": self.group,
+            "messages": self.ledger.sent,
+            "lost": self.ledger.lost,
+            "new_duplicates": self.new_duplicates,
+            "allowed": self.allowed,
+            "recovered_s": None if self.recovery_s is None else round(self.recovery_s, 1),
+            "ok": self.ok,
+        }
 
 
 @dataclass(frozen=True)
@@ -93,13 +110,24 @@ class ReadBack:
     delivered: int  # transactions the producer reported delivered
     missing: int  # of those, not in the topic at the offset reported (or another id there)
     repeated: int  # transaction ids of the stream found at more than one offset
+    # Reported failed (never re-sent): no promise either way, so only counted. One may be in
+    # the topic all the same, if the leader had appended it before the producer gave up.
+    failed: int = 0
+    failed_in_topic: int = 0
+    # Of `delivered`, reported without an offset (a retried batch the broker had written
+    # already): checked by transaction id anywhere in the topic, not at an offset.
+    unplaced: int = 0
 
     @property
     def ok(self) -> bool:
         return self.missing == 0 and self.repeated == 0
 
     def __str__(self) -> str:
-        return f"delivered={self.delivered} missing={self.missing} repeated={self.repeated}"
+        return (
+            f"delivered={self.delivered} (without offset: {self.unplaced}) "
+            f"missing={self.missing} repeated={self.repeated} "
+            f"failed={self.failed} (in the topic anyway: {self.failed_in_topic})"
+        )
 
 
 @dataclass
@@ -124,9 +152,15 @@ class Report:
 
 
 class Drills:
-    def __init__(self, playground: Playground, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        playground: Playground,
+        say: Callable[[str], None] = print,
+        on_check: Callable[[Check], None] = lambda check: None,
+    ) -> None:
         self.pg = playground
         self.say = say
+        self.on_check = on_check  # each ledger row as soon as it is balanced
         self.report = Report()
         self.started = datetime.now(UTC)
         self.members: list[Member] = []
@@ -137,6 +171,10 @@ class Drills:
         self._sent: set[Position] = set()
         self._sent_ids: dict[Position, str] = {}
         self._acked: list[tuple[datetime, Position]] = []  # when each delivery report was logged
+        self._created: dict[Position, datetime] = {}  # when the stream queued each (CreateTime)
+        self._failed: set[str] = set()  # transaction ids the stream reported failed
+        self._unplaced: set[str] = set()  # ids reported delivered without an offset
+        self._stream_events: list[tuple[datetime, str]] = []  # delivery_stalled, _resumed
         # (when, group, positions) of every batch processed, for recovery times.
         self._batches: list[tuple[datetime, str, list[Position]]] = []
         self._counts: dict[str, Counter[Position]] = {}
@@ -154,11 +192,12 @@ class Drills:
     def run(self, count: int, interval_s: float, faults: str | None = None) -> Report:
         """Stream at least `count` transactions through `faults`: "consumers" (kill -9, pause,
         broker restart, graceful restarts), "brokers" (a cluster's: kill -9 a leader, then a
-        coordinator, a rolling restart), "transactions" (kill -9 each group's member mid-
-        transaction, broker restart, then the output topic read back) or "share" (a share group's:
-        kill -9 a member three times, broker restart, graceful restarts); by default "share" when
-        the consumers are share group members, else "brokers" when the project runs more than one
-        broker, else "transactions" when a consumer runs exactly-once, else "consumers"."""
+        coordinator, a rolling restart, a broker cut off, two brokers down), "transactions"
+        (kill -9 each group's member mid-transaction, broker restart, then the output topic read
+        back) or "share" (a share group's: kill -9 a member three times, broker restart, graceful
+        restarts); by default "share" when the consumers are share group members, else "brokers"
+        when the project runs more than one broker, else "transactions" when a consumer runs
+        exactly-once, else "consumers"."""
         self.members = self.pg.members()
         if not self.members:
             raise PlaygroundError("no consumer is running: start the playground first (make up)")
@@ -301,35 +340,33 @@ class Drills:
         # commit went to a coordinator that died, or its partition moved in a rebalance.
         in_flight = self._in_flight(self.members)
         leader = self._wait(lambda: self._leader(0), SETTLE_S, "partition 0 to have a leader")
-        recovery = self._kill_broker(leader, "the leader of partition 0", {0})
+        recovery = self._kill_broker(leader, "the leader of partition 0")
         self._checkpoint("kill -9 leader", in_flight, recovery)
         group = self._target().group
         coordinator = self._wait(
             lambda: self._try(self.pg.coordinator, group), SETTLE_S, f"{group}'s coordinator"
         )
-        recovery = self._kill_broker(coordinator, f"the coordinator of {group}", None)
+        recovery = self._kill_broker(coordinator, f"the coordinator of {group}")
         self._checkpoint("kill -9 coordinator", in_flight, recovery)
         self._rolling_restart()
         self._checkpoint("rolling restart", in_flight)
         recovery = self._cut_off(max(self.pg.brokers()))
         self._checkpoint("cut off", in_flight, recovery)
+        recovery = self._two_down()
+        self._checkpoint("two brokers down", in_flight, recovery)
 
-    def _kill_broker(
-        self, broker_id: int, role: str, partitions: set[int] | None
-    ) -> dict[str, float]:
-        """kill -9 a broker; wait until every group processes a message written after the
-        fault to `partitions` (None: to any); start the broker again and wait until every
-        replica is back in sync. Returns each group's seconds to recover."""
+    def _kill_broker(self, broker_id: int, role: str) -> dict[str, float]:
+        """kill -9 a broker; wait until every group processes a transaction queued after the
+        fault; start the broker again and wait until every replica is back in sync. Returns
+        each group's seconds to recover."""
         broker = self.pg.brokers()[broker_id]
         self.say(f"kill -9 broker {broker_id} ({broker.name}), {role}")
-        fault = datetime.now(UTC)
         broker.kill()
+        fault = datetime.now(UTC)  # when `docker kill` returned: the broker is dead by then
         # No group request while it is down: librdkafka aborts the process when a connection
         # drops under an admin request to a group coordinator (librdkafka#4605).
         recovery = self._wait(
-            lambda: self._recovered(fault, partitions),
-            SETTLE_S,
-            "every group to process new writes",
+            lambda: self._recovered(fault), SETTLE_S, "every group to process new writes"
         )
         self.say(f"  recovered after {', '.join(f'{g}: {s:.1f} s' for g, s in recovery.items())}")
         self.say(f"start broker {broker_id} again, wait until every replica is in sync")
@@ -343,15 +380,15 @@ class Drills:
         """Disconnect a broker from the network for longer than replica.lag.time.max.ms: the
         controller fences it, its partitions get new leaders and the ISR shrinks without it.
         Reconnect it and wait until every replica is back in sync. Returns the recovery time
-        of every group, to the first batch of a message acknowledged after the cut."""
+        of every group, as for a kill."""
         broker = self.pg.brokers()[broker_id]
         network, aliases = self.pg.network_of(broker)
         self.say(f"cut broker {broker_id} ({broker.name}) off the network for {CUT_OFF_S} s")
-        fault = datetime.now(UTC)
         network.disconnect(broker)
+        fault = datetime.now(UTC)
         try:
             recovery = self._wait(
-                lambda: self._recovered(fault, None), SETTLE_S, "every group to process new writes"
+                lambda: self._recovered(fault), SETTLE_S, "every group to process new writes"
             )
             self._wait(
                 lambda: self._out_of_sync(broker_id, fault),
@@ -364,6 +401,62 @@ class Drills:
         self.say(f"reconnected broker {broker_id}, wait until every replica is in sync")
         self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
         self.pg.reconnect()
+        return recovery
+
+    def _two_down(self) -> dict[str, float]:
+        """kill -9 two of the three brokers for OUTAGE_S: every partition has one replica left,
+        below min.insync.replicas, and the KRaft quorum (two of three) is gone, so nothing can
+        be acknowledged. The stream must report no delivery meanwhile; its transactions wait in
+        librdkafka's queue (retried until message.timeout.ms, 300 s). Then start both again:
+        each group's recovery time counts from that start, to its first batch of a transaction
+        queued during the outage."""
+        brokers = self.pg.brokers()
+        down = sorted(brokers)[-2:]
+        self.say(f"kill -9 brokers {down[0]} and {down[1]}: the quorum and min ISR are lost")
+        killing = datetime.now(UTC)
+        for broker_id in down:
+            brokers[broker_id].kill()
+        # After both kills: on a busy machine `docker kill` takes seconds, and until the second
+        # one lands a write can still be acknowledged.
+        fault = datetime.now(UTC)
+        # No admin request while they are down (librdkafka#4605): time passes, logs are read.
+        self._wait(
+            lambda: (datetime.now(UTC) - fault).total_seconds() > OUTAGE_S,
+            OUTAGE_S + SETTLE_S,
+            f"{OUTAGE_S} s with two brokers down",
+        )
+        back = datetime.now(UTC)
+        self._refresh()
+        quiet = (fault + timedelta(seconds=REPORT_LAG_S), back)
+        acked = [p for when, p in self._acked if quiet[0] < when < quiet[1]]
+        self.say(f"  acknowledged while two brokers were down: {len(acked)}")
+        if acked:
+            self.report.problems.append(
+                f"two brokers down: {len(acked)} transactions reported delivered with one "
+                "broker left (acks=all, min.insync.replicas=2 allows none)"
+            )
+        self.say(f"start brokers {down[0]} and {down[1]} again")
+        for broker_id in down:
+            brokers[broker_id].start()
+        recovery = self._wait(
+            lambda: self._recovered(fault, since=back),
+            SETTLE_S * 2,
+            "every group to process the transactions held during the outage",
+        )
+        self.say(f"  recovered after {', '.join(f'{g}: {s:.1f} s' for g, s in recovery.items())}")
+        for broker_id in down:
+            self._wait(
+                partial(healthy, brokers[broker_id]), SETTLE_S, f"broker {broker_id} to be healthy"
+            )
+        self._wait(self._in_sync, SETTLE_S, "every replica back in sync")
+        self.pg.reconnect()
+        self._refresh()
+        said = [e for when, e in self._stream_events if when > killing]
+        if said[:2] != ["delivery_stalled", "delivery_resumed"]:
+            self.report.problems.append(
+                f"two brokers down: the stream said {said or 'nothing'}, not that deliveries "
+                "stalled and then resumed"
+            )
         return recovery
 
     def _out_of_sync(self, broker_id: int, since: datetime) -> bool:
@@ -396,35 +489,47 @@ class Drills:
             set(r.in_sync) == set(r.replicas) for r in (found or {}).values()
         )
 
-    def _recovered(self, fault: datetime, partitions: set[int] | None) -> dict[str, float] | None:
-        """Per group, seconds from `fault` to its first batch holding a transaction of the
-        stream, on `partitions` (None: any), whose delivery report was logged after the fault;
-        None until every group has one. (The playground's own producer writes to the topic
-        too: only the stream's transactions count, by the positions its reports give.)"""
+    def _recovered(self, fault: datetime, since: datetime | None = None) -> dict[str, float] | None:
+        """Per group, seconds from `since` (by default the fault) to its first batch holding a
+        transaction of the stream that the stream queued after the fault (the record's
+        CreateTime); None until every group has one.
+
+        Queued, not acknowledged, after the fault: a delivery report logged just after a kill
+        may be of a write acknowledged just before it, and a batch holding it says nothing
+        about recovery. Any partition: each has a replica on every broker, and acks=all waits
+        for the dead one until the controller fences it, so all of them stall, not only those
+        it led. (The playground's own producer writes to the topic too: only the stream's
+        transactions count, by the positions its reports give.)"""
         self._refresh()
-        late = {
-            position
-            for when, position in self._acked
-            if when > fault and (partitions is None or position[0] in partitions)
-        }
+        late = {position for position, created in self._created.items() if created > fault}
         first: dict[str, datetime] = {}
         for when, group, done in self._batches:
             if when > fault and not late.isdisjoint(done):
                 first[group] = min(first.get(group, when), when)
         if set(first) != set(self._groups()):
             return None
-        return {g: (t - fault).total_seconds() for g, t in sorted(first.items())}
+        start = since or fault
+        return {g: (t - start).total_seconds() for g, t in sorted(first.items())}
 
     def _read_back(self) -> None:
         """Every transaction the stream was told is delivered must be in the topic, once."""
         ends: dict[int, int] = self._wait(self._ends, SETTLE_S, "the end offsets")
         self.say("reading the topic back from Kafka")
         found = self.pg.read_back(ends)
-        missing = [p for p, tid in self._sent_ids.items() if found.get(p) != tid]
-        ours = set(self._sent_ids.values())
+        missing = sum(1 for p, tid in self._sent_ids.items() if found.get(p) != tid)
+        missing += len(self._unplaced - set(found.values()))
+        ours = set(self._sent_ids.values()) | self._failed | self._unplaced
         times = Counter(tid for tid in found.values() if tid in ours)
         repeated = sum(1 for n in times.values() if n > 1)
-        self.report.read_back = ReadBack(len(self._sent_ids), len(missing), repeated)
+        failed_in_topic = len(self._failed & set(found.values()))
+        self.report.read_back = ReadBack(
+            len(self._sent_ids) + len(self._unplaced),
+            missing,
+            repeated,
+            len(self._failed),
+            failed_in_topic,
+            len(self._unplaced),
+        )
         self.say(f"  read back: {self.report.read_back}")
 
     def _target(self) -> Member:
@@ -521,6 +626,7 @@ class Drills:
             self.report.checks.append(check)
             if self.share:
                 self._check_redeliveries(fault)
+            self.on_check(check)
             self.say(
                 f"  {fault}, {group}: {now} (new {new}, allowed {check.allowed})"
                 + ("" if check.ok else " ✗")
@@ -583,11 +689,25 @@ class Drills:
                 self._readers[c.id] = LogReader(c, self.started)
         for when, line in self._readers[self.stream.id].read_stamped():
             sent = record(line)
+            if sent is not None and sent.get("event") == "transaction_failed":
+                self._failed.add(str(sent["transaction_id"]))
+            if sent is not None and sent.get("event") in ("delivery_stalled", "delivery_resumed"):
+                self._stream_events.append((when, str(sent["event"])))
             if sent is not None and sent.get("event") == "transaction_sent":
+                if sent.get("offset") is None:
+                    # Acknowledged without an offset: librdkafka's report when the broker
+                    # answers a retried batch with DUPLICATE_SEQUENCE_NUMBER (written before).
+                    # Its place is unknown, so only the read-back can check it, by id.
+                    self._unplaced.add(str(sent["transaction_id"]))
+                    continue
                 position = (int(sent["partition"]), int(sent["offset"]))
                 self._sent.add(position)
                 self._sent_ids[position] = str(sent["transaction_id"])
                 self._acked.append((when, position))
+                created = sent.get("create_time_ms")
+                self._created[position] = (
+                    datetime.fromtimestamp(created / 1000, UTC) if created else when
+                )
         for m in self.members:
             counts = self._counts.setdefault(m.service, Counter())
             events = self._events.setdefault(m.service, [])

@@ -72,6 +72,7 @@ class Group:
     assignor: str
     members: tuple[Member, ...]
     committed: dict[int, int]  # partition -> committed offset (partitions without one left out)
+    coordinator: int | None = None  # the broker that coordinates the group
 
     @property
     def reads_topic(self) -> bool:
@@ -117,6 +118,7 @@ def group(
         assignor=description.partition_assignor or "",
         members=members,
         committed=committed,
+        coordinator=getattr(getattr(description, "coordinator", None), "id", None),
     )
 
 

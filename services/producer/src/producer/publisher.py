@@ -8,6 +8,11 @@ JSON record per delivery cost as much as making the transaction, and Docker's lo
 more. The choice follows the rate asked for, never the rate measured, so a burst of deliveries
 after a broker outage is still logged line by line where the ledger needs it. Failures are
 always logged one by one.
+
+A transaction Kafka does not acknowledge is retried by librdkafka until `message.timeout.ms`
+(300 s by default) and then reported failed; it is never re-sent by us, because a write that
+timed out on our side may still have reached the topic. While nothing is acknowledged for
+STALL_S, the producer says so once (`delivery_stalled`), and once more when deliveries resume.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ def logs_each(interval_s: float) -> bool:
     return interval_s * LOG_EACH_MAX_RATE >= 1
 
 
+STALL_S = 5.0  # no delivery report for this long while transactions wait: say so
+
+
 class Publisher:
     """A thin wrapper around confluent_kafka.Producer that counts what was delivered.
 
@@ -49,6 +57,8 @@ class Publisher:
         self._window_sent = 0
         self._window_offsets: dict[int, list[int]] = {}
         self._window_started = time.monotonic()
+        self._last_report = time.monotonic()  # a delivery report, or a send into an empty queue
+        self._stalled = False
 
     def __enter__(self) -> Publisher:
         self._producer = Producer(self._config)
@@ -65,6 +75,8 @@ class Publisher:
 
     def send(self, transaction: Transaction) -> None:
         """Queue one transaction; block (serving delivery reports) while the queue is full."""
+        if not len(self.producer):  # nothing waited: the stall clock starts now
+            self._last_report = time.monotonic()
         while True:
             try:
                 self.producer.produce(
@@ -78,7 +90,9 @@ class Publisher:
                 break
             except BufferError:
                 self.producer.poll(0.1)
+                self._check_stall()
         self.producer.poll(0)
+        self._check_stall()
 
     def serve(self, seconds: float, stop: Callable[[], bool]) -> None:
         """Serve delivery reports for `seconds` (so each is logged as it arrives, not when the
@@ -86,6 +100,35 @@ class Publisher:
         deadline = time.monotonic() + seconds
         while not stop() and (left := deadline - time.monotonic()) > 0:
             self.producer.poll(min(left, 0.2))
+            self._check_stall()
+
+    def _check_stall(self) -> None:
+        """Say once when transactions have waited STALL_S without any delivery report: the
+        brokers that must acknowledge them (acks=all) are away. They are not lost: librdkafka
+        retries them until message.timeout.ms."""
+        waited = time.monotonic() - self._last_report
+        if self._stalled or waited < STALL_S or not len(self.producer):
+            return
+        self._stalled = True
+        waiting = len(self.producer)
+        log.warning(
+            "⏳ No acknowledgement from Kafka for %.0f s: %d transactions wait, retried until "
+            "delivered or message.timeout.ms runs out",
+            waited,
+            waiting,
+            extra={"event": "delivery_stalled", "waited_s": round(waited, 1), "waiting": waiting},
+        )
+
+    def _reported(self) -> None:
+        if self._stalled:
+            stalled_s = time.monotonic() - self._last_report
+            log.info(
+                "▶️ Kafka acknowledges again after %.0f s",
+                stalled_s,
+                extra={"event": "delivery_resumed", "stalled_s": round(stalled_s, 1)},
+            )
+            self._stalled = False
+        self._last_report = time.monotonic()
 
     def flush(self, timeout_s: float = 30.0) -> int:
         """Wait for outstanding deliveries; return how many are still undelivered."""
@@ -102,6 +145,7 @@ class Publisher:
 
     def _on_delivery(self, transaction_id: str) -> Callable[[KafkaError | None, Message], None]:
         def report(error: KafkaError | None, message: Message) -> None:
+            self._reported()
             if error is not None:
                 self.failed += 1
                 log.error(
@@ -126,6 +170,9 @@ class Publisher:
                     "transaction_id": transaction_id,
                     "partition": message.partition(),
                     "offset": message.offset(),
+                    # When send() queued it (the record's CreateTime, epoch ms): tells a write
+                    # queued after a fault from one acknowledged just before it.
+                    "create_time_ms": message.timestamp()[1],
                 },
             )
 
@@ -141,6 +188,7 @@ class Publisher:
                 transaction_id = "?"
             self._on_delivery(transaction_id)(error, message)
             return
+        self._reported()
         self.sent += 1
         self._window_sent += 1
         offset = message.offset() or 0

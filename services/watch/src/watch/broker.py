@@ -14,7 +14,15 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from playground import groups
 from playground.groups import Group
 from playground.settings import processed_topic
-from watch.model import GroupView, MemberView, OffsetView, OutputView, PartitionView, Snapshot
+from watch.model import (
+    BrokerView,
+    GroupView,
+    MemberView,
+    OffsetView,
+    OutputView,
+    PartitionView,
+    Snapshot,
+)
 
 
 class Broker:
@@ -23,6 +31,7 @@ class Broker:
     def __init__(self, admin: AdminClient, topic: str) -> None:
         self.admin = admin
         self.topic = topic
+        self.known: set[int] = set()  # every broker seen so far: one missing now is down
 
     def snapshot(self, group_ids: tuple[str, ...] = ()) -> Snapshot:
         time = datetime.now(UTC)
@@ -33,13 +42,18 @@ class Broker:
             for g in sorted(group_ids or groups.group_ids(self.admin))
         ]
         ends = groups.end_offsets(self.admin, self.topic)
-        meta = self.admin.list_topics(self.topic, timeout=groups.TIMEOUT_S).topics[self.topic]
+        cluster = self.admin.list_topics(self.topic, timeout=groups.TIMEOUT_S)
+        meta = cluster.topics[self.topic]
         partitions = tuple(
             replicated(PartitionView(p, end), meta.partitions.get(p))
             for p, end in sorted(ends.items())
         )
         views = tuple(view(g, ends) for g in found if g.reads_topic)
-        return Snapshot(time, self.topic, partitions, views, output=self.output())
+        # The metadata lists the brokers that are up; the replicas name those that should be.
+        up = set(cluster.brokers)
+        self.known |= up | {b for p in partitions for b in p.replicas}
+        brokers = tuple(BrokerView(b, b in up) for b in sorted(self.known))
+        return Snapshot(time, self.topic, partitions, views, output=self.output(), brokers=brokers)
 
     def output(self) -> tuple[OutputView, ...]:
         """The output topic's last stable offsets beside its high watermarks; none if the topic
@@ -80,4 +94,5 @@ def view(group: Group, ends: dict[int, int]) -> GroupView:
             for m in group.members
         ),
         offsets=offsets,
+        coordinator=group.coordinator,
     )

@@ -42,6 +42,14 @@ class OutputView:
 
 
 @dataclass(frozen=True)
+class BrokerView:
+    """A broker the cluster's replicas name: up while the metadata lists it."""
+
+    broker_id: int
+    up: bool
+
+
+@dataclass(frozen=True)
 class MemberView:
     client_id: str
     host: str
@@ -67,6 +75,7 @@ class GroupView:
     assignor: str
     members: tuple[MemberView, ...]
     offsets: tuple[OffsetView, ...]
+    coordinator: int | None = None  # broker id
 
     @property
     def lag(self) -> int:
@@ -116,6 +125,29 @@ class Rebalance:
 
 
 @dataclass(frozen=True)
+class Handover:
+    """Something moved between brokers: a partition's leadership (`kind` "leader", `of` the
+    partition), a group's coordinator ("coordinator", the group id), or a broker went down or
+    came back ("broker", its id; `source` None when it came back, `target` None when it went)."""
+
+    time: datetime
+    kind: str
+    of: str
+    source: int | None  # broker id; None: no broker
+    target: int | None
+
+    def __str__(self) -> str:
+        if self.kind == "broker":
+            return f"broker {self.of} {'down' if self.target is None else 'up'}"
+        what = f"partition {self.of} leader" if self.kind == "leader" else f"{self.of} coordinator"
+        return f"{what}: {_broker(self.source)} → {_broker(self.target)}"
+
+
+def _broker(broker_id: int | None) -> str:
+    return "none" if broker_id is None else f"broker {broker_id}"
+
+
+@dataclass(frozen=True)
 class Snapshot:
     time: datetime
     topic: str
@@ -124,10 +156,20 @@ class Snapshot:
     rebalances: tuple[Rebalance, ...] = field(default=())
     output: tuple[OutputView, ...] = field(default=())  # <topic>.processed, where it exists
     share_groups: tuple[ShareGroupView, ...] = field(default=())
+    brokers: tuple[BrokerView, ...] = field(default=())
+    handovers: tuple[Handover, ...] = field(default=())
+
+    @property
+    def cluster(self) -> bool:
+        """More than one broker: the view shows brokers, leaders and coordinators."""
+        return len(self.brokers) > 1
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["time"] = self.time.isoformat()
+        for entry, handover in zip(data["handovers"], self.handovers, strict=True):
+            entry["time"] = entry["time"].isoformat()
+            entry["text"] = str(handover)
         for entry in data["rebalances"]:
             entry["time"] = entry["time"].isoformat()
             entry["moves"] = [
@@ -146,6 +188,29 @@ def moves_between(before: dict[int, str], after: dict[int, str]) -> tuple[Move, 
         for p in sorted(before.keys() | after.keys())
         if before.get(p) != after.get(p)
     )
+
+
+def handovers_between(previous: Snapshot | None, current: Snapshot) -> list[Handover]:
+    """Brokers gone or back, leaders and coordinators moved, between two snapshots."""
+    if previous is None:
+        return []
+    found = []
+    was_up = {b.broker_id: b.up for b in previous.brokers}
+    for b in current.brokers:
+        if b.broker_id in was_up and was_up[b.broker_id] != b.up:
+            up = b.broker_id if b.up else None
+            found.append(Handover(current.time, "broker", str(b.broker_id), None, up))
+    leaders = {p.partition: p.leader for p in previous.partitions}
+    for p in current.partitions:
+        if p.partition in leaders and leaders[p.partition] != p.leader:
+            source, target = (b if b >= 0 else None for b in (leaders[p.partition], p.leader))
+            found.append(Handover(current.time, "leader", str(p.partition), source, target))
+    coordinators = {g.group_id: g.coordinator for g in previous.groups}
+    for g in current.groups:
+        before = coordinators.get(g.group_id)
+        if before is not None and g.coordinator is not None and before != g.coordinator:
+            found.append(Handover(current.time, "coordinator", g.group_id, before, g.coordinator))
+    return found
 
 
 def with_rates(previous: Snapshot | None, current: Snapshot) -> Snapshot:

@@ -21,7 +21,7 @@ def view(snapshot: Snapshot) -> RenderableType:
     return Group(
         _topic(snapshot),
         *([_output(snapshot)] if snapshot.output else []),
-        _side_by_side([_group(g) for g in snapshot.groups])
+        _side_by_side([_group(g, snapshot.cluster) for g in snapshot.groups])
         if snapshot.groups
         else Text("No consumer group reads this topic yet.", style="dim"),
         *(
@@ -73,8 +73,17 @@ def _topic(snapshot: Snapshot) -> RenderableType:
             ]
         table.add_row(*row, style="bold red" if replicated and p.under_replicated else None)
     title = f"Topic {snapshot.topic} · {len(snapshot.partitions)} partitions"
+    body: RenderableType = table
+    if snapshot.cluster:
+        brokers = Text("brokers: ")
+        for i, b in enumerate(snapshot.brokers):
+            brokers.append(", " if i else "")
+            brokers.append(
+                f"{b.broker_id} {'up' if b.up else 'DOWN'}", None if b.up else "bold red"
+            )
+        body = Group(brokers, table)
     return Panel(
-        table, title=title, subtitle=snapshot.time.strftime("%H:%M:%S UTC"), title_align="left"
+        body, title=title, subtitle=snapshot.time.strftime("%H:%M:%S UTC"), title_align="left"
     )
 
 
@@ -110,7 +119,7 @@ def _who(client: str | None) -> str:
     return f"{mark(client)} {client}"
 
 
-def _group(group: GroupView) -> RenderableType:
+def _group(group: GroupView, cluster: bool = False) -> RenderableType:
     members = Table(box=None, pad_edge=False)
     members.add_column("member")
     members.add_column("host")
@@ -147,9 +156,14 @@ def _group(group: GroupView) -> RenderableType:
     )
     about = Text(f"{how}\n{group.protocol} protocol, {group.assignor or NONE} assignor", "dim")
     summary = Text(f"lag {group.lag:,}", "bold")
+    coordinator = (
+        f" · coordinator {NONE if group.coordinator is None else group.coordinator}"
+        if cluster
+        else ""
+    )
     return Panel(
         Group(about, Text(""), members, Text(""), offsets, Text(""), summary),
-        title=f"{group.group_id} · {group.state}",
+        title=f"{group.group_id} · {group.state}{coordinator}",
         title_align="left",
     )
 
@@ -202,8 +216,12 @@ def _timeline(snapshot: Snapshot) -> RenderableType:
     table.add_column("time")
     table.add_column("group")
     table.add_column("moved")
-    for r in snapshot.rebalances[-TIMELINE_ROWS:]:
-        table.add_row(r.time.strftime("%H:%M:%S"), r.group_id, _moves(r.moves))
-    if not snapshot.rebalances:
+    rows = [(r.time, r.group_id, _moves(r.moves)) for r in snapshot.rebalances]
+    # On a cluster, what moved between brokers too: brokers down and up, leaders, coordinators.
+    rows += [(h.time, "cluster", str(h)) for h in snapshot.handovers]
+    for when, group, moved in sorted(rows, key=lambda row: row[0])[-TIMELINE_ROWS:]:
+        table.add_row(when.strftime("%H:%M:%S"), group, moved)
+    if not rows:
         table.add_row(NONE, NONE, "none seen yet")
-    return Panel(table, title="Rebalances (latest last)", title_align="left")
+    title = "Rebalances and failovers" if snapshot.cluster else "Rebalances"
+    return Panel(table, title=f"{title} (latest last)", title_align="left")

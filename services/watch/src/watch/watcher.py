@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from watch import timeline
 from watch.broker import Broker
-from watch.model import Rebalance, ShareGroupView, Snapshot, with_rates
+from watch.model import Handover, Rebalance, ShareGroupView, Snapshot, handovers_between, with_rates
 
 HISTORY = 50  # rebalances kept
 RATE_WINDOW = timedelta(seconds=10)
@@ -30,6 +30,7 @@ class Watcher:
         self.shares = shares
         self.groups = groups
         self.history = history
+        self.handovers: list[Handover] = []  # brokers down or up, leaders and coordinators moved
         self.recent: deque[Snapshot] = deque()
 
     def step(self) -> Snapshot:
@@ -38,8 +39,15 @@ class Watcher:
             self.history, timeline.observed(self.recent[-1] if self.recent else None, current)
         )
         del self.history[:-HISTORY]
+        self.handovers += handovers_between(self.recent[-1] if self.recent else None, current)
+        del self.handovers[:-HISTORY]
         while self.recent and current.time - self.recent[0].time > RATE_WINDOW:
             self.recent.popleft()
         rated = with_rates(self.recent[0] if self.recent else None, current)
         self.recent.append(current)
-        return replace(rated, rebalances=tuple(self.history), share_groups=self.shares())
+        return replace(
+            rated,
+            rebalances=tuple(self.history),
+            share_groups=self.shares(),
+            handovers=tuple(self.handovers),
+        )

@@ -6,15 +6,17 @@ import logging
 import threading
 
 import click
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from playground import host
 from playground.cli import host_option
-from playground.kafka import admin_config
+from playground.kafka import admin_config, consumer_config
 from playground.shutdown import StopFlag
 from watch.broker import Broker
 from watch.logsource import container_events
 from web.feed import Feed
+from web.ledger import LedgerRows
 from web.server import Server
 
 log = logging.getLogger("web")
@@ -68,13 +70,19 @@ def main(
     """Serve the playground's consumer groups as a live page: partitions, members, lag and
     rebalances."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    config = admin_config(host.kafka_settings(bootstrap_servers, topic), "playground-web")
+    kafka = host.kafka_settings(bootstrap_servers, topic)
+    config = admin_config(kafka, "playground-web")
+    # assign() only: the group id is librdkafka's requirement, never joined or committed to.
+    ledger = LedgerRows(
+        lambda: Consumer(consumer_config(kafka, "playground-web", "playground-web-ledger")), topic
+    )
     feed = Feed(
         connect=lambda: Broker(AdminClient(config), topic),
         groups=groups,
         history=lambda: container_events(project),
         interval=interval,
         where=bootstrap_servers,
+        ledger=ledger.latest,
     )
     try:
         server = Server((bind, port), feed)

@@ -20,6 +20,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from playground.groups import TIMEOUT_S
+from playground.ledgerfeed import Row
 from playground.logs import mark
 from watch import timeline
 from watch.broker import Broker
@@ -96,6 +97,7 @@ def page_state(
     broker_error: str | None,
     docker_error: str | None,
     updated: datetime | None,
+    ledger: list[Row] | None = None,
 ) -> dict[str, Any]:
     """Everything one page update carries, as JSON-ready data."""
     errors = [{"kind": "broker", "text": broker_error}] if broker_error else []
@@ -110,6 +112,8 @@ def page_state(
         "updated": updated.isoformat() if updated else None,
         "errors": errors,
         "clients": clients(snapshot) if snapshot else {},
+        # The latest `make chaos` run's ledger, row by row as it fills in.
+        "ledger": ledger or [],
         "lag_history": {
             f"{group}/{partition}": [lag for _, lag in series]
             for (group, partition), series in sorted(lags.items())
@@ -148,8 +152,11 @@ class Feed:
         history: Callable[[], Iterable[OwnershipEvent] | None],
         interval: float,
         where: str,
+        ledger: Callable[[], list[Row]] = list,
     ) -> None:
         self.connect = connect
+        self.ledger = ledger  # the latest chaos run's rows
+        self.ledger_rows: list[Row] = []
         self.history = history
         self.interval = interval
         self.where = where
@@ -191,7 +198,14 @@ class Feed:
             remember_lags(self.lags, snapshot)
             self.snapshot = snapshot
             self._load_history(snapshot)
+            self.ledger_rows = self._try_ledger()
         self.publish()
+
+    def _try_ledger(self) -> list[Row]:
+        try:
+            return self.ledger()
+        except (KafkaException, TimeoutError):  # the broker, said above; the rows stay
+            return self.ledger_rows
 
     def _load_history(self, snapshot: Snapshot) -> None:
         # A consumer logs its assignment after the broker made it: wait a little, so that what
@@ -215,7 +229,12 @@ class Feed:
 
     def publish(self) -> None:
         state = page_state(
-            self.snapshot, self.lags, self.broker_error, self.docker_error, self.updated
+            self.snapshot,
+            self.lags,
+            self.broker_error,
+            self.docker_error,
+            self.updated,
+            self.ledger_rows,
         )
         text = json.dumps(state, ensure_ascii=False)
         with self.changed:

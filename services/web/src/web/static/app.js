@@ -82,11 +82,14 @@ function drawDiagram(svg, snap) {
     text(box, P.x + 12, pTop(i) + 42, `end offset ${num(p.end_offset)}${rate}`, "small");
   });
   for (const { g, y: top, height: h } of boxes) {
-    const box = el("g", { class: "group", "data-group": g.group_id, "data-state": g.state }, svg);
+    const box = el("g", {
+      class: "group", "data-group": g.group_id, "data-state": g.state, "data-coordinator": g.coordinator ?? "",
+    }, svg);
     el("rect", { x: G.x, y: top, width: G.w, height: h, rx: 8 }, box);
     // Long ids (the tests' are) are cut to fit; the tooltip has the whole one.
     const id = g.group_id.length > 40 ? `${g.group_id.slice(0, 39)}…` : g.group_id;
-    text(box, G.x + 12, top + 20, `${id} · ${stateLabel(g)}`, "title");
+    const coordinator = snap.brokers.length > 1 ? ` · coordinator ${g.coordinator ?? "-"}` : "";
+    text(box, G.x + 12, top + 20, `${id} · ${stateLabel(g)}${coordinator}`, "title");
     el("title", {}, box).textContent = g.group_id;
     text(box, G.x + 12, top + 40, `${about(g)} · ${g.protocol}, ${g.assignor || "-"} · lag ${num(g.lag)}`, "small");
     if (g.members.length === 0) {
@@ -145,14 +148,46 @@ function drawOutput(table, snap) {
     + `<th>read_uncommitted only</th><th></th></tr>` + rows.join("");
 }
 
+function drawBrokers(span, snap) {
+  // Only a cluster has brokers worth watching: each one up or down.
+  span.innerHTML = snap.brokers.length < 2 ? "" : "brokers " + snap.brokers.map((b) =>
+    `<span class="broker ${b.up ? "up" : "down"}" data-broker="${b.broker_id}" data-up="${b.up}">${b.broker_id} ${b.up ? "up" : "down"}</span>`).join(" ");
+  document.getElementById("failovers").hidden = snap.brokers.length < 2;
+}
+
 function drawTimeline(table, snap) {
-  const rows = snap.rebalances.slice().reverse().map((r) => {
+  const rebalances = snap.rebalances.map((r) => {
     const moved = r.moves.length === 0 ? "no partition changed owner"
       : r.moves.map((m) => `p${m.partition} ${who(m.from)} → ${who(m.to)}`).join(", ");
-    return `<tr data-group="${esc(r.group_id)}"><td class="left">${hhmmss(r.time)}</td><td class="left">${esc(r.group_id)}</td><td class="left">${moved}</td></tr>`;
+    return [r.time, `<tr data-group="${esc(r.group_id)}"><td class="left">${hhmmss(r.time)}</td><td class="left">${esc(r.group_id)}</td><td class="left">${moved}</td></tr>`];
   });
+  // Brokers down and up, leaders and coordinators moved: the cluster's own timeline.
+  const handovers = snap.handovers.map((h) => [h.time,
+    `<tr class="handover" data-kind="${esc(h.kind)}" data-of="${esc(h.of)}"><td class="left">${hhmmss(h.time)}</td><td class="left dim">cluster</td><td class="left">${esc(h.text)}</td></tr>`]);
+  const rows = rebalances.concat(handovers).sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0)).map((r) => r[1]);
   table.innerHTML = `<tr><th class="left">time (UTC)</th><th class="left">group</th><th class="left">moved</th></tr>`
     + (rows.length ? rows.join("") : `<tr><td class="left dim" colspan="3">none seen yet</td></tr>`);
+}
+
+function drawLedger(rows) {
+  document.getElementById("ledger-section").hidden = rows.length === 0;
+  if (rows.length === 0) return;
+  document.getElementById("ledger-run").textContent = `(run of ${rows[0].run})`;
+  const checks = rows.filter((r) => r.fault !== undefined);
+  const end = rows.find((r) => r.done);
+  const cells = ["messages", "lost", "new_duplicates", "allowed", "recovered_s"];
+  document.getElementById("ledger").innerHTML =
+    `<tr><th class="left">fault</th><th class="left">group</th><th>messages</th><th>lost</th><th>new duplicates</th><th>allowed</th><th>recovered (s)</th><th></th></tr>`
+    + checks.map((r) => `<tr class="${r.ok ? "ok" : "broken"}" data-fault="${esc(r.fault)}" data-group="${esc(r.group)}">`
+      + `<td class="left">${esc(r.fault)}</td><td class="left">${esc(r.group)}</td>`
+      + cells.map((c) => `<td data-${c.replace("_", "-")}="${r[c] ?? ""}">${r[c] === null ? ""
+        : c === "recovered_s" ? r[c].toFixed(1) : num(r[c])}</td>`).join("")
+      + `<td>${r.ok ? "✓" : "✗"}</td></tr>`).join("")
+    + (end ? "" : `<tr><td class="left dim" colspan="8">the drills are running…</td></tr>`);
+  const verdict = document.getElementById("ledger-verdict");
+  verdict.className = end ? (end.ok ? "ok" : "broken") : "dim";
+  verdict.textContent = !end ? "" : (end.read_back ? `Topic read back: ${end.read_back}. ` : "")
+    + (end.ok ? "All promises kept." : `Promises broken. ${(end.problems || []).join("; ")}`);
 }
 
 function drawErrors(errors) {
@@ -164,11 +199,13 @@ function draw(state) {
   clients = state.clients;
   document.body.classList.toggle("stale", state.stale);
   drawErrors(state.errors);
+  drawLedger(state.ledger || []);
   const snap = state.snapshot;
   document.getElementById("updated").textContent = state.updated
     ? `updated ${hhmmss(state.updated)} UTC${state.stale ? " (stale)" : ""}` : "waiting for the broker…";
   if (!snap) return;
   document.getElementById("topic").textContent = `topic ${snap.topic} · ${snap.partitions.length} partitions`;
+  drawBrokers(document.getElementById("brokers"), snap);
   drawDiagram(document.getElementById("diagram"), snap);
   drawOffsets(document.getElementById("offsets"), snap, state.lag_history);
   drawOutput(document.getElementById("output"), snap);
