@@ -231,7 +231,7 @@ def newcomer_dir(tmp_path: Path) -> Iterator[Path]:
         "\n".join(
             [
                 *images,
-                "COMPOSE_PROFILES=fanout,shared",
+                "COMPOSE_PROFILES=fanout,shared,queue",
                 f"COMPOSE_PROJECT_NAME={project}",
                 f"KAFKA_HOST_PORT={port}",
                 f"WEB_PORT={free_port()}",

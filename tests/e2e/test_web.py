@@ -132,6 +132,19 @@ def test_stopping_a_shared_consumer_shows_the_takeover_and_a_timeline_entry(
     screenshot(page, "rebalance.png")
 
 
+def test_a_share_group_shows_both_members_and_what_each_accepted(stack: Stack, page: Page) -> None:
+    share = stack.env["SHARE_GROUP_ID"]
+    stack.up("queue", PRODUCER_INTERVAL_S="0.1")
+    open_page(stack, page)
+    rows = page.locator(f'#shares tr[data-share-group="{share}"]')
+    expect(rows).to_have_count(2, timeout=60_000)
+    for client in ("bravo", "zulu"):  # both members were handed records, and accepted them
+        row = page.locator(f'#shares tr[data-share-group="{share}"][data-member="{client}"]')
+        expect(row).not_to_have_attribute("data-accepted", "0", timeout=60_000)
+    expect(rows.first).to_contain_text("lock 5,000 ms, limit 5")
+    screenshot(page, "queue.png")
+
+
 def test_a_kip_848_group_shows_its_protocol_and_real_state(stack: Stack, page: Page) -> None:
     shared = stack.env["SHARED_GROUP_ID"]
     stack.up("shared", PRODUCER_INTERVAL_S="0.3", GROUP_PROTOCOL="consumer")

@@ -21,7 +21,7 @@ from watch import timeline
 from watch.broker import Broker
 from watch.logsource import container_events
 from watch.render import as_text, view
-from watch.shares import ShareGroups
+from watch.shares import ShareGroups, docker_client
 from watch.watcher import Watcher
 
 
@@ -66,7 +66,7 @@ def main(
     try:
         partitions = [p.partition for p in broker.snapshot(groups).partitions]
         history = timeline.from_events(container_events(project) or [], partitions)
-        watcher = Watcher(broker, groups, history, ShareGroups(admin, project, _docker()))
+        watcher = Watcher(broker, groups, history, ShareGroups(admin, project, docker_client()))
         if once:
             _once(watcher, interval, as_json)
         else:
@@ -77,20 +77,6 @@ def main(
         raise click.ClickException(
             f"cannot read from Kafka at {bootstrap_servers}: {why}"
         ) from None
-
-
-def _docker() -> object | None:
-    """A Docker client for the share groups' member logs, or None without Docker."""
-    try:
-        import docker
-        from docker.errors import DockerException
-    except ImportError:  # pragma: no cover - docker is a dependency
-        return None
-    try:
-        client: object = docker.from_env()
-    except DockerException:
-        return None
-    return client
 
 
 def _once(watcher: Watcher, interval: float, as_json: bool) -> None:

@@ -84,6 +84,20 @@ def configs(admin: AdminClient, group_id: str) -> tuple[int | None, int | None]:
     return number("share.record.lock.duration.ms"), number("share.delivery.count.limit")
 
 
+def docker_client() -> object | None:
+    """A Docker client for the share group members' logs, or None without Docker."""
+    try:
+        import docker
+        from docker.errors import DockerException
+    except ImportError:  # pragma: no cover - docker is a dependency
+        return None
+    try:
+        client: object = docker.from_env()
+    except DockerException:
+        return None
+    return client
+
+
 class ShareGroups:
     """The share groups of a Compose project, read anew at each call (new log lines only)."""
 

@@ -15,6 +15,7 @@ from playground.kafka import admin_config, consumer_config
 from playground.shutdown import StopFlag
 from watch.broker import Broker
 from watch.logsource import container_events
+from watch.shares import ShareGroups, docker_client
 from web.feed import Feed
 from web.ledger import LedgerRows
 from web.server import Server
@@ -83,6 +84,7 @@ def main(
         interval=interval,
         where=bootstrap_servers,
         ledger=ledger.latest,
+        shares=ShareGroups(AdminClient(config), project, docker_client()),
     )
     try:
         server = Server((bind, port), feed)

@@ -24,7 +24,7 @@ from playground.ledgerfeed import Row
 from playground.logs import mark
 from watch import timeline
 from watch.broker import Broker
-from watch.model import Rebalance, Snapshot
+from watch.model import Rebalance, ShareGroupView, Snapshot
 from watch.timeline import OwnershipEvent
 from watch.watcher import Watcher
 
@@ -153,6 +153,7 @@ class Feed:
         interval: float,
         where: str,
         ledger: Callable[[], list[Row]] = list,
+        shares: Callable[[], tuple[ShareGroupView, ...]] = tuple,
     ) -> None:
         self.connect = connect
         self.ledger = ledger  # the latest chaos run's rows
@@ -160,7 +161,7 @@ class Feed:
         self.history = history
         self.interval = interval
         self.where = where
-        self.watcher = Watcher(connect(), groups, [])
+        self.watcher = Watcher(connect(), groups, [], shares)
         self.retired: deque[Broker] = deque(maxlen=3)  # kept alive while their requests end
         self.lags: Lags = {}
         self.snapshot: Snapshot | None = None

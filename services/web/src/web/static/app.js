@@ -148,6 +148,23 @@ function drawOutput(table, snap) {
     + `<th>read_uncommitted only</th><th></th></tr>` + rows.join("");
 }
 
+function drawShares(table, snap) {
+  const groups = snap.share_groups || [];
+  document.getElementById("share-section").hidden = groups.length === 0;
+  const head = `<tr><th class="left">share group</th><th class="left">member</th><th class="left">reads</th>`
+    + `<th>accepted</th><th>released</th><th>rejected</th><th>redelivered</th></tr>`;
+  const rows = groups.flatMap((g) => {
+    const about = `${esc(g.group_id)} <span class="dim">lock ${g.lock_duration_ms === null ? "?" : num(g.lock_duration_ms)} ms,`
+      + ` limit ${g.delivery_count_limit === null ? "?" : g.delivery_count_limit}</span>`;
+    return g.members.map((m, i) =>
+      `<tr data-share-group="${esc(g.group_id)}" data-member="${esc(m.client_id)}" data-accepted="${m.accepted}">`
+      + `<td class="left">${i === 0 ? about : ""}</td><td class="left">${dot(m.client_id)} ${esc(m.client_id)}</td>`
+      + `<td class="left">${m.partitions.join(" ") || "-"}</td><td>${num(m.accepted)}</td><td>${num(m.released)}</td>`
+      + `<td>${num(m.rejected)}</td><td>${num(m.redelivered)}</td></tr>`);
+  });
+  table.innerHTML = head + rows.join("");
+}
+
 function drawBrokers(span, snap) {
   // Only a cluster has brokers worth watching: each one up or down.
   span.innerHTML = snap.brokers.length < 2 ? "" : "brokers " + snap.brokers.map((b) =>
@@ -208,6 +225,7 @@ function draw(state) {
   drawBrokers(document.getElementById("brokers"), snap);
   drawDiagram(document.getElementById("diagram"), snap);
   drawOffsets(document.getElementById("offsets"), snap, state.lag_history);
+  drawShares(document.getElementById("shares"), snap);
   drawOutput(document.getElementById("output"), snap);
   drawTimeline(document.getElementById("timeline"), snap);
 }
