@@ -19,6 +19,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 from rich.table import Table
 
+from bench.measure import Sizes
+
 PLOTS = ("throughput.png", "latency.png", "rebalance.png")
 
 
@@ -312,6 +314,8 @@ def markdown(results: dict[str, Any]) -> str:
     """The run, its figures and the goals, as markdown: every number comes from `results`."""
     m, c, p, lat = results["machine"], results["consumer"], results["producer"], results["latency"]
     command = "make bench BENCH_ARGS=--smoke" if results["smoke"] else "make bench"
+    if not results["smoke"] and results["sizes"]["messages"] != Sizes().messages:
+        command = f"make bench BENCH_ARGS='--messages {results['sizes']['messages']}'"
     lines = [
         "<!-- Written by `make bench` from docs/bench/results.json"
         " (services/bench/src/bench/report.py): do not edit by hand. -->",
