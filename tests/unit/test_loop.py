@@ -25,7 +25,16 @@ RETRIABLE = KafkaError(KafkaError._TRANSPORT, "broker away", retriable=True)
 
 
 class Harness:
-    def __init__(self, batch_size: int, pipeline: tuple[str, ...], **settings: Any) -> None:
+    """A loop on the fakes. By default every commit is synchronous (`unconfirmed_max` 1), the
+    rules' base case; asynchronous commits are tested with the loop's own bound."""
+
+    def __init__(
+        self,
+        batch_size: int,
+        pipeline: tuple[str, ...],
+        unconfirmed_max: int = 1,
+        **settings: Any,
+    ) -> None:
         self.stop = StopFlag()
         self.consumer = FakeConsumer(self.stop)
         self.producer = FakeProducer()
@@ -43,6 +52,8 @@ class Harness:
         self.loop = ConsumerLoop(
             self.settings, self.consumer.as_consumer(), self.dead_letters, self.stop
         )
+        self.loop.unconfirmed_max = unconfirmed_max
+        self.consumer.on_commit = self.loop.checkpoint.on_commit
 
     def run(self) -> None:
         self.loop.run()
@@ -62,9 +73,12 @@ class Harness:
 @pytest.fixture
 def make() -> Callable[..., Harness]:
     def build(
-        batch_size: int = 3, pipeline: tuple[str, ...] = ("validate",), **settings: Any
+        batch_size: int = 3,
+        pipeline: tuple[str, ...] = ("validate",),
+        unconfirmed_max: int = 1,
+        **settings: Any,
     ) -> Harness:
-        return Harness(batch_size, pipeline, **settings)
+        return Harness(batch_size, pipeline, unconfirmed_max, **settings)
 
     return build
 

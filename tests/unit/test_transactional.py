@@ -343,6 +343,8 @@ def at_least_once(
         stop,
         output=Output(out.as_producer(), OUT, "g", 5.0),
     )
+    loop.unconfirmed_max = 1  # every commit synchronous: tests/unit/test_loop.py has the others
+    consumer.on_commit = loop.checkpoint.on_commit
     return loop, consumer, out, lambda: committed_when_flushed
 
 
