@@ -152,7 +152,7 @@ class FakeConsumer:
         self.callbacks = callbacks
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
-        self._answer(lambda answer: answer != IN_FLIGHT)
+        self._answer(lambda answer: not isinstance(answer, str))  # IN_FLIGHT waits
         if self.script:
             self.script.popleft()()
         else:
@@ -184,7 +184,7 @@ class FakeConsumer:
 
     def answer_in_flight(self, answer: CommitAnswer = None) -> None:
         """The broker answers the commits IN_FLIGHT: the next consume() reports `answer`."""
-        self.unanswered = [(o, answer if a == IN_FLIGHT else a) for o, a in self.unanswered]
+        self.unanswered = [(o, answer if isinstance(a, str) else a) for o, a in self.unanswered]
 
     def _answer(self, which: Callable[[CommitAnswer], bool]) -> None:
         due = [(o, a) for o, a in self.unanswered if which(a)]

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, Producer
 
 from consumer import transactional
+from consumer.checkpoint import UNCONFIRMED_MAX
 from consumer.deadletter import DeadLetters
 from consumer.loop import ConsumerLoop
 from consumer.output import Output, OutputError
@@ -400,3 +401,36 @@ def test_at_least_once_a_stop_with_outputs_unacknowledged_commits_nothing_of_tha
     [left] = events(caplog, "offsets_not_committed")
     assert left["offsets"] == {0: 2}
     assert consumer.closed
+
+
+def test_at_least_once_an_asynchronous_commit_waits_for_the_outputs_of_its_batches() -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=1)
+    loop.unconfirmed_max = UNCONFIRMED_MAX
+    delivered_at_commit: list[int] = []
+    commit = consumer.commit
+
+    def spy(offsets: list[Any], asynchronous: bool = True) -> Any:
+        delivered_at_commit.append(len(out.delivered))
+        return commit(offsets, asynchronous)
+
+    consumer.commit = spy  # type: ignore[method-assign]
+    consumer.produce(0, 0, 1)
+    out.unacknowledged = 2  # no delivery report yet
+    consumer.then(lambda: consumer.assign(0)).idle(1)
+    consumer.then(lambda: setattr(out, "unacknowledged", 0)).idle(2)
+    loop.run()
+    assert consumer.commits == [{0: 2}], "nothing committed before both outputs were"
+    assert consumer.async_commits == [{0: 2}]
+    assert delivered_at_commit == [2]
+
+
+def test_at_least_once_a_lost_partition_waiting_for_its_outputs_is_never_committed() -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=1)
+    loop.unconfirmed_max = UNCONFIRMED_MAX
+    consumer.produce(0, 0)
+    consumer.produce(1, 0)
+    out.unacknowledged = 2
+    consumer.then(lambda: consumer.assign(0, 1)).idle(1).then(lambda: consumer.lose(1))
+    consumer.then(lambda: setattr(out, "unacknowledged", 0)).idle(2)
+    loop.run()
+    assert consumer.commits == [{0: 1}]
