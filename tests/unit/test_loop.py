@@ -607,6 +607,18 @@ def test_between_batches_one_asynchronous_commit_is_in_flight_and_the_rest_folde
     assert h.consumer.committed_offsets == {0: 5}
 
 
+def test_confirmed_asynchronous_commits_never_reach_the_bound(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, *range(2 * UNCONFIRMED_MAX))
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2 * UNCONFIRMED_MAX + 2)
+    h.run()
+    assert len(h.consumer.async_commits) > 2
+    assert h.consumer.commits == h.consumer.async_commits, "none synchronous"
+    assert h.consumer.committed_offsets == {0: 2 * UNCONFIRMED_MAX}
+
+
 @pytest.mark.parametrize("batch_size", [1, 7])
 def test_past_the_bound_the_commit_is_synchronous(
     make: Callable[..., Harness], batch_size: int
