@@ -198,8 +198,7 @@ class ConsumerLoop:
                 extra={"event": "offsets_not_committed", "offsets": left},
             )
             return False
-        while self.waiting:
-            self.checkpoint.processed(self.waiting.popleft()[1])
+        self._settle()  # every output is acknowledged now
         return True
 
     @property
