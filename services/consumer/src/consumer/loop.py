@@ -182,7 +182,7 @@ class ConsumerLoop:
         while self.waiting and self.waiting[0][0] <= acknowledged:
             self.checkpoint.processed(self.waiting.popleft()[1])
 
-    def _outputs_acknowledged(self) -> bool:
+    def _outputs_acknowledged(self) -> None:
         """Wait for every output, so that every batch processed may be committed. A stop gives
         up on a broker away: the batches still waiting are then never committed."""
         if self.output is not None and not self.output.flush(self.stop.is_set):
@@ -197,9 +197,8 @@ class ConsumerLoop:
                 describe(left),
                 extra={"event": "offsets_not_committed", "offsets": left},
             )
-            return False
+            return
         self._settle()  # every output is acknowledged now
-        return True
 
     @property
     def unconfirmed(self) -> int:
