@@ -177,6 +177,8 @@ class FakeConsumer:
         self.commits.append({tp.partition: tp.offset for tp in offsets})
         answer = self.commit_answers.popleft() if self.commit_answers else self.commit_forever
         if asynchronous:
+            if isinstance(answer, KafkaException):  # refused at once, as librdkafka can
+                raise answer
             self.async_commits.append(self.commits[-1])
             self.unanswered.append((offsets, answer))
             return None

@@ -698,3 +698,35 @@ def test_a_stop_commits_synchronously_what_a_commit_in_flight_holds(
     assert h.consumer.commits == [{0: 1}, {0: 3}]
     assert h.consumer.async_commits == [{0: 1}]
     assert h.consumer.committed_at_close == {0: 3}
+
+
+def test_a_failed_commit_is_retried_once_per_poll(make: Callable[..., Harness]) -> None:
+    h = make(batch_size=1)
+    tried: list[int] = []
+    h.consumer.produce(0, 0)
+    h.consumer.commit_answers.extend([RETRIABLE] * 3)
+    h.consumer.then(lambda: h.consumer.assign(0))
+    for _ in range(3):
+        h.consumer.then(lambda: tried.append(len(h.consumer.commits)))
+    h.run()
+    assert tried == [2, 3, 4], "the batch's commit, then one retry before each poll"
+
+
+def test_a_revoke_commits_the_batch_in_hand_once_and_synchronously(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=2, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, 0, 1, 2)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2)
+    h.consumer.then(lambda: h.consumer.revoke(0)).idle()
+    h.run()
+    assert h.consumer.async_commits == [{0: 2}], "the first batch's, answered before the revoke"
+    assert h.consumer.commits == [{0: 2}, {0: 3}]
+    assert h.consumer.committed_offsets == {0: 3}
+
+
+def test_by_default_a_commit_turns_synchronous_at_100_unconfirmed_messages() -> None:
+    stop = StopFlag()
+    settings = Harness(1, ("validate",)).settings
+    loop = ConsumerLoop(settings, FakeConsumer(stop).as_consumer(), None, stop)  # type: ignore[arg-type]
+    assert loop.unconfirmed_max == UNCONFIRMED_MAX == 100, "the bound docs/guarantees.md states"

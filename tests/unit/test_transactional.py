@@ -400,6 +400,10 @@ def test_at_least_once_a_stop_with_outputs_unacknowledged_commits_nothing_of_tha
     assert consumer.commits == []
     [left] = events(caplog, "offsets_not_committed")
     assert left["offsets"] == {0: 2}
+    assert left["message"] == (
+        "⚠️ Outputs not acknowledged: offsets p0→2 not committed; the next owner processes "
+        "them again"
+    )
     assert consumer.closed
 
 

@@ -187,9 +187,8 @@ class ConsumerLoop:
         up on a broker away: the batches still waiting are then never committed."""
         if self.output is not None and not self.output.flush(self.stop.is_set):
             left: dict[int, int] = {}
-            for _, messages in self.waiting:
-                for p, (_, last) in offset_ranges(messages).items():
-                    left[p] = max(left.get(p, 0), last + 1)
+            for _, messages in self.waiting:  # in offset order: a later batch's offset wins
+                left |= {p: last + 1 for p, (_, last) in offset_ranges(messages).items()}
             self.waiting.clear()
             log.warning(
                 "⚠️ Outputs not acknowledged: offsets %s not committed; the next owner "
