@@ -438,3 +438,18 @@ def test_at_least_once_a_lost_partition_waiting_for_its_outputs_is_never_committ
     consumer.then(lambda: setattr(out, "unacknowledged", 0)).idle(2)
     loop.run()
     assert consumer.commits == [{0: 1}]
+
+
+def test_at_least_once_a_stop_leaves_every_batch_whose_outputs_are_unacknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=1)
+    loop.unconfirmed_max = UNCONFIRMED_MAX
+    consumer.produce(0, 0)
+    consumer.produce(1, 0)
+    out.unacknowledged = 2  # the broker away: never acknowledged
+    consumer.then(lambda: consumer.assign(0, 1)).idle(1)
+    loop.run()
+    assert consumer.commits == []
+    [left] = events(caplog, "offsets_not_committed")
+    assert left["offsets"] == {0: 1, 1: 1}
