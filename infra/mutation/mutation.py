@@ -67,7 +67,12 @@ REVIEW = [
         "        if left or failures:",
         "        if False:",
     ),
-    ("loop.py", "skip processed()", "        self.checkpoint.processed(messages)\n", ""),
+    (
+        "loop.py",
+        "skip processed()",
+        "            self.checkpoint.processed(self.waiting.popleft()[1])\n",
+        "            self.waiting.popleft()\n",
+    ),
 ]
 
 

@@ -67,8 +67,10 @@ class CommitResult:
 
 # One scripted answer to a commit: None = success; a KafkaError = the whole request fails
 # with it (raised as KafkaException); {partition: KafkaError} = those partitions fail.
-# Any other exception is raised as it is.
-CommitAnswer = KafkaError | dict[int, KafkaError] | Exception | None
+# Any other exception is raised as it is. IN_FLIGHT (asynchronous commits only): no answer
+# until the test calls answer_in_flight().
+IN_FLIGHT = "in flight"
+CommitAnswer = KafkaError | dict[int, KafkaError] | Exception | str | None
 
 
 class FakeConsumer:
@@ -85,6 +87,11 @@ class FakeConsumer:
         self.commit_answers: deque[CommitAnswer] = deque()
         self.commit_forever: CommitAnswer = None  # the answer once commit_answers runs out
         self.commits: list[dict[int, int]] = []  # every commit asked for
+        self.async_commits: list[dict[int, int]] = []  # those asked for asynchronously
+        # Asynchronous commits not answered yet: the next consume() answers them to on_commit
+        # (the config's callback in librdkafka), except those IN_FLIGHT.
+        self.unanswered: list[tuple[list[TopicPartition], CommitAnswer]] = []
+        self.on_commit: Callable[[KafkaError | None, list[Any]], None] | None = None
         self.committed_offsets: dict[int, int] = {}  # what the broker holds
         self.coordinator_away = False  # committed() then times out
         self.committed_timeouts: list[float] = []
@@ -145,6 +152,7 @@ class FakeConsumer:
         self.callbacks = callbacks
 
     def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]:
+        self._answer(lambda answer: not isinstance(answer, str))  # IN_FLIGHT waits
         if self.script:
             self.script.popleft()()
         else:
@@ -164,17 +172,39 @@ class FakeConsumer:
         return [(p, o) for p, o in self.consumed if o >= self.committed_offsets.get(p, 0)]
 
     def commit(self, offsets: list[TopicPartition], asynchronous: bool = True) -> Any:
-        """Synchronous: the answer is returned or raised. Asynchronous: it is only applied
-        (librdkafka would report it to an on_commit callback)."""
+        """Synchronous: the answer is returned or raised. Asynchronous: the next consume()
+        applies it and reports it to `on_commit`, unless it is IN_FLIGHT."""
         self.commits.append({tp.partition: tp.offset for tp in offsets})
         answer = self.commit_answers.popleft() if self.commit_answers else self.commit_forever
-        if asynchronous and isinstance(answer, KafkaError | Exception):
+        if asynchronous:
+            if isinstance(answer, KafkaException):  # refused at once, as librdkafka can
+                raise answer
+            self.async_commits.append(self.commits[-1])
+            self.unanswered.append((offsets, answer))
             return None
+        return self._apply(offsets, answer)
+
+    def answer_in_flight(self, answer: CommitAnswer = None) -> None:
+        """The broker answers the commits IN_FLIGHT: the next consume() reports `answer`."""
+        self.unanswered = [(o, answer if isinstance(a, str) else a) for o, a in self.unanswered]
+
+    def _answer(self, which: Callable[[CommitAnswer], bool]) -> None:
+        due = [(o, a) for o, a in self.unanswered if which(a)]
+        self.unanswered = [(o, a) for o, a in self.unanswered if not which(a)]
+        for offsets, answer in due:
+            assert self.on_commit is not None, "an asynchronous commit needs on_commit"
+            if isinstance(answer, KafkaError):
+                results = [CommitResult(tp.topic, tp.partition, tp.offset) for tp in offsets]
+                self.on_commit(answer, results)
+            else:
+                self.on_commit(None, self._apply(offsets, answer))
+
+    def _apply(self, offsets: list[TopicPartition], answer: CommitAnswer) -> Any:
         if isinstance(answer, KafkaError):
             raise KafkaException(answer)
         if isinstance(answer, Exception):
             raise answer
-        failed = answer or {}
+        failed = answer if isinstance(answer, dict) else {}
         results = []
         for tp in offsets:
             error = failed.get(tp.partition)
@@ -293,9 +323,19 @@ class FakeProducer:
         assert on_delivery is not None
         self._queue.append((produced, on_delivery))
 
+    def poll(self, timeout: float = -1) -> int:
+        """Reports the deliveries, unless the broker is away (`unacknowledged`)."""
+        if not self.unacknowledged:
+            self._deliver()
+        return 0
+
     def flush(self, timeout: float = -1) -> int:
         self.flushes += 1
         self.flush_timeouts.append(timeout)
+        self._deliver()
+        return self.unacknowledged
+
+    def _deliver(self) -> None:
         queue, self._queue = self._queue, []
         for produced, on_delivery in queue:
             error = self.delivery_error(produced)
@@ -312,7 +352,6 @@ class FakeProducer:
                     headers=list(produced.headers.items()),
                 ),
             )
-        return self.unacknowledged
 
     # --- transactions ---
 

@@ -135,9 +135,11 @@ def test_a_commit_error_that_will_not_clear_raises(
     checkpoint = Checkpoint(consumer.as_consumer())
     checkpoint.processed([message(0, 0), message(1, 0)])
     consumer.commit_answers.append(answer)  # type: ignore[arg-type]
-    with pytest.raises(CommitFailed, match="cannot commit"):
+    with pytest.raises(CommitFailed, match="cannot commit") as raised:
         checkpoint.commit()
     assert not events(caplog, "commit_failed"), "no warning that suggests a retry"
+    if isinstance(answer, KafkaError):
+        assert isinstance(raised.value.__cause__, KafkaException), "the client's error kept"
 
 
 @pytest.mark.parametrize(
@@ -203,3 +205,53 @@ def test_a_bounded_commit_queues_nothing_when_no_coordinator_answers(
     [failed] = events(caplog, "commit_failed")
     assert "_TIMED_OUT" in failed.error  # type: ignore[attr-defined]
     assert f"⚠️ Commit failed: {KafkaError(KafkaError._TIMED_OUT)}" in lines(caplog)
+
+
+def test_unconfirmed_counts_what_no_confirmed_commit_covers(consumer: FakeConsumer) -> None:
+    checkpoint = Checkpoint(consumer.as_consumer())
+    consumer.on_commit = checkpoint.on_commit
+    checkpoint.processed([message(0, 0), message(1, 0), message(1, 1)])
+    assert checkpoint.unconfirmed == 3
+    consumer.commit_answers.extend([{1: RETRIABLE}, None])
+    checkpoint.commit_async()
+    assert checkpoint.in_flight
+    checkpoint.processed([message(0, 1)])
+    consumer.consume()  # the answer: p1 failed
+    assert not checkpoint.in_flight
+    assert checkpoint.unconfirmed == 4, "a commit a partition of which failed confirms nothing"
+    checkpoint.commit_async()
+    checkpoint.processed([message(0, 2)])
+    consumer.consume()
+    assert checkpoint.unconfirmed == 1, "confirmed: what was processed before it was sent"
+    assert checkpoint.offsets() == {0: 3}
+    consumer.commit_answers.append({0: RETRIABLE})
+    checkpoint.commit()
+    assert checkpoint.unconfirmed == 1
+    checkpoint.commit()
+    assert checkpoint.unconfirmed == 0
+    checkpoint.processed([message(2, 0)])
+    checkpoint.forget(tps(2))
+    assert checkpoint.commit() == {}
+    assert checkpoint.unconfirmed == 0, "nothing pending: nothing a crash could repeat of ours"
+
+
+def test_an_asynchronous_commit_refused_at_once_is_a_failed_commit(
+    consumer: FakeConsumer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from consumer.checkpoint import CommitFailed
+
+    checkpoint = Checkpoint(consumer.as_consumer())
+    checkpoint.processed([message(0, 0)])
+    consumer.commit_answers.append(KafkaException(RETRIABLE))
+    checkpoint.commit_async()
+    assert not checkpoint.in_flight
+    assert checkpoint.offsets() == {0: 1}
+    assert [r.error for r in events(caplog, "commit_failed")] == [str(RETRIABLE)]  # type: ignore[attr-defined]
+    denied = KafkaError(KafkaError.GROUP_AUTHORIZATION_FAILED)
+    consumer.commit_answers.append(KafkaException(denied))
+    with pytest.raises(CommitFailed, match="cannot commit offsets p0→1") as raised:
+        checkpoint.commit_async()
+    assert isinstance(raised.value.__cause__, KafkaException)
+    consumer.commit_answers.append(KafkaException("not a KafkaError"))
+    with pytest.raises(KafkaException, match="not a KafkaError"):
+        checkpoint.commit_async()

@@ -12,20 +12,30 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
+from consumer.checkpoint import UNCONFIRMED_MAX
 from consumer.deadletter import DeadLetterError, DeadLetters
 from consumer.loop import ConsumerLoop
 from consumer.settings import ConsumerSettings
 from playground.settings import KafkaSettings, LogSettings
 from playground.shutdown import StopFlag
 from playground.transaction import Transaction, TransactionFactory
-from tests.unit.fakes import GOOD, TOPIC, FakeConsumer, FakeProducer, message
+from tests.unit.fakes import GOOD, IN_FLIGHT, TOPIC, FakeConsumer, FakeProducer, message
 
 DLQ = f"{TOPIC}.dlq"
 RETRIABLE = KafkaError(KafkaError._TRANSPORT, "broker away", retriable=True)
 
 
 class Harness:
-    def __init__(self, batch_size: int, pipeline: tuple[str, ...], **settings: Any) -> None:
+    """A loop on the fakes. By default every commit is synchronous (`unconfirmed_max` 1), the
+    rules' base case; asynchronous commits are tested with the loop's own bound."""
+
+    def __init__(
+        self,
+        batch_size: int,
+        pipeline: tuple[str, ...],
+        unconfirmed_max: int = 1,
+        **settings: Any,
+    ) -> None:
         self.stop = StopFlag()
         self.consumer = FakeConsumer(self.stop)
         self.producer = FakeProducer()
@@ -43,6 +53,8 @@ class Harness:
         self.loop = ConsumerLoop(
             self.settings, self.consumer.as_consumer(), self.dead_letters, self.stop
         )
+        self.loop.unconfirmed_max = unconfirmed_max
+        self.consumer.on_commit = self.loop.checkpoint.on_commit
 
     def run(self) -> None:
         self.loop.run()
@@ -62,9 +74,12 @@ class Harness:
 @pytest.fixture
 def make() -> Callable[..., Harness]:
     def build(
-        batch_size: int = 3, pipeline: tuple[str, ...] = ("validate",), **settings: Any
+        batch_size: int = 3,
+        pipeline: tuple[str, ...] = ("validate",),
+        unconfirmed_max: int = 1,
+        **settings: Any,
     ) -> Harness:
-        return Harness(batch_size, pipeline, **settings)
+        return Harness(batch_size, pipeline, unconfirmed_max, **settings)
 
     return build
 
@@ -573,3 +588,145 @@ def test_a_value_of_exactly_max_message_bytes_is_decoded_and_offset_0_is_its_own
     h.run()
     assert sorted(h.letters()) == [(0, 0, "rejected by validate"), (0, 2, "too_large")]
     assert h.consumer.committed_offsets == {0: 3}
+
+
+# --- asynchronous commits (the loop's own bound: UNCONFIRMED_MAX) ---
+
+
+def test_between_batches_one_asynchronous_commit_is_in_flight_and_the_rest_folded(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, 0, 1, 2, 3, 4)
+    h.consumer.commit_answers.append(IN_FLIGHT)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(4)
+    h.consumer.then(h.consumer.answer_in_flight).idle(2)
+    h.run()
+    assert h.consumer.async_commits == [{0: 1}, {0: 5}], "batches 2-5 folded into one commit"
+    assert h.consumer.commits == h.consumer.async_commits, "nothing waited for"
+    assert h.consumer.committed_offsets == {0: 5}
+
+
+def test_confirmed_asynchronous_commits_never_reach_the_bound(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, *range(2 * UNCONFIRMED_MAX))
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2 * UNCONFIRMED_MAX + 2)
+    h.run()
+    assert len(h.consumer.async_commits) > 2
+    assert h.consumer.commits == h.consumer.async_commits, "none synchronous"
+    assert h.consumer.committed_offsets == {0: 2 * UNCONFIRMED_MAX}
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_past_the_bound_the_commit_is_synchronous(
+    make: Callable[..., Harness], batch_size: int
+) -> None:
+    """What a crash repeats: fewer than UNCONFIRMED_MAX + BATCH_SIZE messages."""
+    h = make(batch_size=batch_size, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, *range(250))
+    h.consumer.commit_answers.append(IN_FLIGHT)  # never answered
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(300)
+    h.run()
+    assert h.consumer.async_commits == [{0: batch_size}]
+    assert len(h.consumer.commits) > 2, "synchronous commits past the bound"
+    assert UNCONFIRMED_MAX <= h.consumer.most_uncommitted <= UNCONFIRMED_MAX - 1 + batch_size
+    assert h.consumer.committed_offsets == {0: 250}
+
+
+@pytest.mark.parametrize("answer", [RETRIABLE, {0: RETRIABLE}], ids=["request", "partition"])
+def test_a_failed_asynchronous_commit_goes_with_the_next(
+    make: Callable[..., Harness],
+    caplog: pytest.LogCaptureFixture,
+    answer: KafkaError | dict[int, KafkaError],
+) -> None:
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, 0, 1, 2)
+    h.consumer.commit_answers.append(answer)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(4)
+    h.run()
+    assert h.consumer.async_commits == [{0: 1}, {0: 2}, {0: 3}]
+    assert h.consumer.committed_offsets == {0: 3}
+    assert len(events(caplog, "commit_failed")) == 1
+    assert h.consumer.pause_calls == [], "below the bound, a failed commit stalls nothing"
+
+
+@pytest.mark.parametrize("answer", fatal_answers(), ids=lambda a: str(a)[:40])
+def test_a_fatal_asynchronous_commit_stops_the_consumer_committing_nothing_more(
+    make: Callable[..., Harness], answer: KafkaError | dict[int, KafkaError]
+) -> None:
+    from consumer.checkpoint import CommitFailed
+
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, 0, 1, 2)
+    h.consumer.commit_answers.append(answer)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(4)
+    with pytest.raises(CommitFailed):
+        h.run()
+    assert h.consumer.commits == [{0: 1}], "no retry, no final commit, none on close"
+    assert h.consumer.closed
+
+
+def test_a_revoke_commits_synchronously_what_a_commit_in_flight_holds(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    at_revoke: list[dict[int, int]] = []
+
+    def revoke() -> None:
+        h.consumer.revoke(0)
+        at_revoke.append(dict(h.consumer.committed_offsets))
+
+    h.consumer.produce(0, 0, 1, 2)
+    h.consumer.commit_answers.append(IN_FLIGHT)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2).then(revoke).idle()
+    h.run()
+    assert at_revoke == [{0: 3}], "committed before the partition went to its next owner"
+    assert h.consumer.commits == [{0: 1}, {0: 3}]
+    assert h.consumer.async_commits == [{0: 1}]
+
+
+def test_a_stop_commits_synchronously_what_a_commit_in_flight_holds(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=1, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, 0, 1, 2)
+    h.consumer.commit_answers.append(IN_FLIGHT)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2)
+    h.run()
+    assert h.consumer.commits == [{0: 1}, {0: 3}]
+    assert h.consumer.async_commits == [{0: 1}]
+    assert h.consumer.committed_at_close == {0: 3}
+
+
+def test_a_failed_commit_is_retried_once_per_poll(make: Callable[..., Harness]) -> None:
+    h = make(batch_size=1)
+    tried: list[int] = []
+    h.consumer.produce(0, 0)
+    h.consumer.commit_answers.extend([RETRIABLE] * 3)
+    h.consumer.then(lambda: h.consumer.assign(0))
+    for _ in range(3):
+        h.consumer.then(lambda: tried.append(len(h.consumer.commits)))
+    h.run()
+    assert tried == [2, 3, 4], "the batch's commit, then one retry before each poll"
+
+
+def test_a_revoke_commits_the_batch_in_hand_once_and_synchronously(
+    make: Callable[..., Harness],
+) -> None:
+    h = make(batch_size=2, unconfirmed_max=UNCONFIRMED_MAX)
+    h.consumer.produce(0, 0, 1, 2)
+    h.consumer.then(lambda: h.consumer.assign(0)).idle(2)
+    h.consumer.then(lambda: h.consumer.revoke(0)).idle()
+    h.run()
+    assert h.consumer.async_commits == [{0: 2}], "the first batch's, answered before the revoke"
+    assert h.consumer.commits == [{0: 2}, {0: 3}]
+    assert h.consumer.committed_offsets == {0: 3}
+
+
+def test_by_default_a_commit_turns_synchronous_at_100_unconfirmed_messages() -> None:
+    stop = StopFlag()
+    settings = Harness(1, ("validate",)).settings
+    loop = ConsumerLoop(settings, FakeConsumer(stop).as_consumer(), None, stop)  # type: ignore[arg-type]
+    assert loop.unconfirmed_max == UNCONFIRMED_MAX == 100, "the bound docs/guarantees.md states"

@@ -143,7 +143,9 @@ def printed(
     stop = StopFlag()
     consumer = ScriptedConsumer(stop, [assigned_then_a_batch, lost, revoked])
     dead_letters = DeadLetters(None, f"{TOPIC}.dlq", "bravo", config.group_id, 1.0)  # type: ignore[arg-type]
-    ConsumerLoop(config, consumer, dead_letters, stop).run()  # type: ignore[arg-type]
+    loop = ConsumerLoop(config, consumer, dead_letters, stop)  # type: ignore[arg-type]
+    loop.unconfirmed_max = 1  # a failed commit pauses fetching at once: every commit synchronous
+    loop.run()
 
     # A member of a share group: one record accepted, one released, one rejected.
     config = load(

@@ -13,6 +13,7 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, Producer
 
 from consumer import transactional
+from consumer.checkpoint import UNCONFIRMED_MAX
 from consumer.deadletter import DeadLetters
 from consumer.loop import ConsumerLoop
 from consumer.output import Output, OutputError
@@ -343,6 +344,8 @@ def at_least_once(
         stop,
         output=Output(out.as_producer(), OUT, "g", 5.0),
     )
+    loop.unconfirmed_max = 1  # every commit synchronous: tests/unit/test_loop.py has the others
+    consumer.on_commit = loop.checkpoint.on_commit
     return loop, consumer, out, lambda: committed_when_flushed
 
 
@@ -397,4 +400,56 @@ def test_at_least_once_a_stop_with_outputs_unacknowledged_commits_nothing_of_tha
     assert consumer.commits == []
     [left] = events(caplog, "offsets_not_committed")
     assert left["offsets"] == {0: 2}
+    assert left["message"] == (
+        "⚠️ Outputs not acknowledged: offsets p0→2 not committed; the next owner processes "
+        "them again"
+    )
     assert consumer.closed
+
+
+def test_at_least_once_an_asynchronous_commit_waits_for_the_outputs_of_its_batches() -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=1)
+    loop.unconfirmed_max = UNCONFIRMED_MAX
+    delivered_at_commit: list[int] = []
+    commit = consumer.commit
+
+    def spy(offsets: list[Any], asynchronous: bool = True) -> Any:
+        delivered_at_commit.append(len(out.delivered))
+        return commit(offsets, asynchronous)
+
+    consumer.commit = spy  # type: ignore[method-assign]
+    consumer.produce(0, 0, 1)
+    out.unacknowledged = 2  # no delivery report yet
+    consumer.then(lambda: consumer.assign(0)).idle(1)
+    consumer.then(lambda: setattr(out, "unacknowledged", 0)).idle(2)
+    loop.run()
+    assert consumer.commits == [{0: 2}], "nothing committed before both outputs were"
+    assert consumer.async_commits == [{0: 2}]
+    assert delivered_at_commit == [2]
+
+
+def test_at_least_once_a_lost_partition_waiting_for_its_outputs_is_never_committed() -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=1)
+    loop.unconfirmed_max = UNCONFIRMED_MAX
+    consumer.produce(0, 0)
+    consumer.produce(1, 0)
+    out.unacknowledged = 2
+    consumer.then(lambda: consumer.assign(0, 1)).idle(1).then(lambda: consumer.lose(1))
+    consumer.then(lambda: setattr(out, "unacknowledged", 0)).idle(2)
+    loop.run()
+    assert consumer.commits == [{0: 1}]
+
+
+def test_at_least_once_a_stop_leaves_every_batch_whose_outputs_are_unacknowledged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop, consumer, out, _ = at_least_once(batch_size=1)
+    loop.unconfirmed_max = UNCONFIRMED_MAX
+    consumer.produce(0, 0)
+    consumer.produce(1, 0)
+    out.unacknowledged = 2  # the broker away: never acknowledged
+    consumer.then(lambda: consumer.assign(0, 1)).idle(1)
+    loop.run()
+    assert consumer.commits == []
+    [left] = events(caplog, "offsets_not_committed")
+    assert left["offsets"] == {0: 1, 1: 1}

@@ -257,9 +257,9 @@ class Drills:
             self.say(f"kill -9 {target.service} ({kill}/{KILLS}), then start it again")
             target.container.kill()
             target.container.start()
-            self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.batch_size})
+            self._checkpoint(f"kill -9 #{kill}", {target.group: target.settings.repeat_bound})
         self._pause(target)
-        self._checkpoint("pause", {target.group: target.settings.batch_size})
+        self._checkpoint("pause", {target.group: target.settings.repeat_bound})
         self._restart_broker()
         self._checkpoint("broker restart", self._in_flight(self.members))
         self._graceful_restarts()
@@ -282,7 +282,9 @@ class Drills:
                 self.say(f"kill -9 {t.service} ({t.settings.processing_guarantee}, {kill}/{KILLS})")
                 t.container.kill()
                 t.container.start()
-            self._checkpoint(f"kill -9 #{kill}", {t.group: t.settings.batch_size for t in targets})
+            self._checkpoint(
+                f"kill -9 #{kill}", {t.group: t.settings.repeat_bound for t in targets}
+            )
         self._restart_broker()
         self._checkpoint("broker restart", self._in_flight(self.members))
 
@@ -753,7 +755,7 @@ class Drills:
         """Per group, the batches its members can have processed and not yet committed."""
         allowed: Counter[str] = Counter()
         for m in members:
-            allowed[m.group] += m.settings.batch_size
+            allowed[m.group] += m.settings.repeat_bound
         return dict(allowed)
 
     def _owns(self, member: Member) -> bool:

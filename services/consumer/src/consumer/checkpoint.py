@@ -1,7 +1,14 @@
 """Which offsets are processed and not yet committed, and committing them.
 
 Kafka's committed offset is the *next* offset to read, so a processed message at offset N
-is committed as N + 1. Commits are synchronous and each partition's result is checked.
+is committed as N + 1. Each partition's result is checked, whether the commit is synchronous
+(commit(): its answer is waited for) or asynchronous (commit_async(): librdkafka hands the
+answer to on_commit() from a later consume()).
+
+Offsets stay pending until the broker confirmed them. At most one asynchronous commit is in
+flight: what is processed meanwhile is folded into the next one. `unconfirmed` counts the
+messages processed since the last commit the broker confirmed: those are what a crash now
+would process again. The loop bounds it with UNCONFIRMED_MAX (loop.py).
 
 A failed commit is either retriable (broker or coordinator away, a rebalance under way, a
 member id the group forgot: librdkafka rejoins and the partitions are then revoked or lost) and
@@ -13,7 +20,7 @@ CommitFailed is raised and the consumer must stop, committing nothing more.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -30,6 +37,12 @@ FATAL_CODES = frozenset(
 )
 
 
+# Past this many messages processed and not confirmed, the loop commits synchronously: so a
+# crash repeats fewer than UNCONFIRMED_MAX + BATCH_SIZE messages. A batch of at least this
+# size is therefore always committed synchronously, as it was before asynchronous commits.
+UNCONFIRMED_MAX = 100
+
+
 class CommitFailed(Exception):
     """A commit error that retrying will not clear: stop, commit nothing more."""
 
@@ -42,11 +55,27 @@ class Checkpoint:
     def __init__(self, consumer: Consumer) -> None:
         self._consumer = consumer
         self._pending: dict[tuple[str, int], int] = {}
+        # Counts of messages: processed ever, and of those, covered by a confirmed commit.
+        self._processed = 0
+        self._confirmed = 0
+        # The asynchronous commit sent and not answered yet: `_processed` when it was sent.
+        self._in_flight: int | None = None
 
-    def processed(self, messages: Iterable[Message]) -> None:
+    def processed(self, messages: Sequence[Message]) -> None:
         for message in messages:
             key = (message.topic() or "", message.partition() or 0)
             self._pending[key] = max(self._pending.get(key, 0), (message.offset() or 0) + 1)
+        self._processed += len(messages)
+
+    @property
+    def unconfirmed(self) -> int:
+        """Messages processed since the last commit the broker confirmed."""
+        return self._processed - self._confirmed
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether an asynchronous commit is sent and not answered yet."""
+        return self._in_flight is not None
 
     @property
     def pending(self) -> bool:
@@ -70,34 +99,78 @@ class Checkpoint:
         CommitFailed.
         """
         if not self._pending:
+            self._confirmed = self._processed
             return {}
-        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self._pending.items())]
         try:
-            results = self._consumer.commit(offsets=offsets, asynchronous=False)
+            results = self._consumer.commit(offsets=self._offsets(), asynchronous=False)
         except KafkaException as exc:
             error = exc.args[0]
             if not isinstance(error, KafkaError):
                 raise
-            if error.code() == KafkaError._NO_OFFSET:
-                # The broker has nothing to take: left pending, these would stall us for ever.
-                log.warning(
-                    "⚠️ Nothing to commit for offsets %s: dropped",
-                    describe(self.offsets()),
-                    extra={"event": "commit_no_offset", "offsets": self.offsets()},
-                )
-                self._pending.clear()
-                return {}
-            if is_fatal(error):
-                raise CommitFailed(
-                    f"cannot commit offsets {describe(self.offsets())}: {error.str()}"
-                ) from exc
-            log.warning(
-                "⚠️ Commit failed: %s", error, extra={"event": "commit_failed", "error": str(error)}
-            )
+            self._failed(error, exc)
             return {}
+        committed = self._settle(results or [])
+        if not self._pending:
+            self._confirmed = self._processed
+        return committed
+
+    def commit_async(self) -> None:
+        """Send every pending offset without waiting, unless a commit is in flight: what is
+        processed meanwhile goes with the next one. The answer comes to on_commit()."""
+        if self._in_flight is not None or not self._pending:
+            return
+        try:
+            self._consumer.commit(offsets=self._offsets(), asynchronous=True)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not isinstance(error, KafkaError):
+                raise
+            self._failed(error, exc)
+            return
+        self._in_flight = self._processed
+
+    def on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka's answer to an asynchronous commit (its `on_commit`, run by consume()).
+
+        Treated as commit() treats its answer: retriable, the offsets stay pending and go with
+        the next commit; fatal, CommitFailed, which consume() raises to the loop."""
+        sent, self._in_flight = self._in_flight, None
+        if error is not None:
+            self._failed(error, None)
+            return
+        failed = any(tp.error is not None for tp in partitions)
+        self._settle(partitions)
+        if sent is not None and not failed:
+            self._confirmed = max(self._confirmed, sent)
+
+    def _offsets(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p, o) for (t, p), o in sorted(self._pending.items())]
+
+    def _failed(self, error: KafkaError, exc: Exception | None) -> None:
+        """A whole commit request failed: drop, raise or keep pending (see commit())."""
+        if error.code() == KafkaError._NO_OFFSET:
+            # The broker has nothing to take: left pending, these would stall us for ever.
+            log.warning(
+                "⚠️ Nothing to commit for offsets %s: dropped",
+                describe(self.offsets()),
+                extra={"event": "commit_no_offset", "offsets": self.offsets()},
+            )
+            self._pending.clear()
+            return
+        if is_fatal(error):
+            raise CommitFailed(
+                f"cannot commit offsets {describe(self.offsets())}: {error.str()}"
+            ) from exc
+        log.warning(
+            "⚠️ Commit failed: %s", error, extra={"event": "commit_failed", "error": str(error)}
+        )
+
+    def _settle(self, results: list[TopicPartition]) -> dict[int, int]:
+        """Each partition's answer: committed offsets leave `pending` (unless a later batch
+        moved them on), failed ones stay; raise CommitFailed after the rest if one is fatal."""
         committed: dict[int, int] = {}
         fatal: list[str] = []
-        for tp in results or []:
+        for tp in results:
             if tp.error is not None:
                 if is_fatal(tp.error):
                     fatal.append(f"p{tp.partition}: {tp.error.str()}")

@@ -6,7 +6,14 @@ import logging
 from dataclasses import replace
 
 import click
-from confluent_kafka import Consumer, KafkaException, Producer, ShareConsumer
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    ShareConsumer,
+    TopicPartition,
+)
 
 from consumer import settings, transactional
 from consumer.checkpoint import CommitFailed
@@ -86,23 +93,36 @@ def main(
             )
             ShareLoop(config, share_consumer, dead_letters(), stop).run()
             return
+        loop: ConsumerLoop | None = None
+
+        def on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+            # librdkafka's answer to an asynchronous commit, run by consume(): the loop's.
+            assert loop is not None
+            loop.checkpoint.on_commit(error, partitions)
+
         consumer = Consumer(
-            consumer_config(
-                config.kafka,
-                config.client,
-                config.group_id,
-                protocol=config.group_protocol,
-                assignment_strategy=config.assignment_strategy,
-                instance_id=config.group_instance_id,
-                session_timeout_ms=config.session_timeout_ms,
-                max_poll_interval_ms=config.max_poll_interval_ms,
-                isolation_level=transactional.ISOLATION_LEVEL if config.exactly_once else None,
-            )
+            {
+                **consumer_config(
+                    config.kafka,
+                    config.client,
+                    config.group_id,
+                    protocol=config.group_protocol,
+                    assignment_strategy=config.assignment_strategy,
+                    instance_id=config.group_instance_id,
+                    session_timeout_ms=config.session_timeout_ms,
+                    max_poll_interval_ms=config.max_poll_interval_ms,
+                    isolation_level=(
+                        transactional.ISOLATION_LEVEL if config.exactly_once else None
+                    ),
+                ),
+                "on_commit": on_commit,
+            }
         )
         if config.exactly_once:
-            TransactionalLoop(
+            loop = TransactionalLoop(
                 config, consumer, lambda: Producer(transactional.producer_config(config)), stop
-            ).run()
+            )
+            loop.run()
         else:
             output = Output(
                 Producer(producer_config(config.kafka, f"{config.client}-out")),
@@ -110,7 +130,8 @@ def main(
                 config.group_id,
                 config.dlq_timeout_s,
             )
-            ConsumerLoop(config, consumer, dead_letters(), stop, output=output).run()
+            loop = ConsumerLoop(config, consumer, dead_letters(), stop, output=output)
+            loop.run()
     except DeadLetterError as exc:
         log.error(
             "🛑 %s: stopped without committing the batch",

@@ -3,33 +3,41 @@
 Rules (at-least-once, nothing committed before it was processed; docs/consumer.md says which
 test proves each; exactly-once keeps this loop and replaces the commit: transactional.py):
 - a batch is committed once processed, each partition at the offset after its last message;
-- each result goes to the output topic, and the batch is committed only once every output is
-  acknowledged (a crash in between writes those outputs again: duplicates, never a loss); a
-  broker away is waited for, except by a stop, which then commits nothing of that batch;
+- each result goes to the output topic, and the batch is committed only once every output of
+  it and of the batches before it is acknowledged (a crash in between writes those outputs
+  again: duplicates, never a loss); a broker away is waited for, except by a stop, which then
+  commits nothing of the batches whose outputs are not acknowledged;
+- the commit after a batch is asynchronous, at most one in flight: the batches processed
+  meanwhile go with the next one. Once UNCONFIRMED_MAX (100) messages are processed and not
+  in a commit the broker confirmed, it is synchronous (waiting for the outputs first). So a
+  crash repeats at most UNCONFIRMED_MAX - 1 + BATCH_SIZE messages; a batch of 100 or more is
+  always committed synchronously. A failed asynchronous commit is treated as a synchronous one:
+  retriable, its offsets go with the next commit; fatal, CommitFailed;
 - poison (undecodable, too large, dropped by a step, or making a step raise) goes to the
   dead-letter topic, and the batch is committed only once every dead letter is acknowledged;
-- revoked: finish the batch in hand and commit it, so the next owner starts where we stopped;
+- revoked: finish the batch in hand and commit it synchronously (with whatever an asynchronous
+  commit still in flight holds), so the next owner starts where we stopped;
 - lost (our membership expired): drop what we hold from those partitions, commit nothing;
-- a commit fails and may clear (broker away, member fenced): fetch nothing new, from partitions
-  assigned before or during the stall, until a retry succeeds or the partitions move, so at most
-  one batch is ever processed and not committed;
+- a synchronous commit fails and may clear (broker away, member fenced): fetch nothing new,
+  from partitions assigned before or during the stall, until a retry succeeds or the partitions
+  move, so the bound above holds through a stall;
 - a commit fails and will not clear (authorization, fatal): stop at once, commit nothing more;
-- stop (SIGTERM/SIGINT): finish the batch in hand, commit it within a bound (FINAL_COMMIT_TRIES
-  tries of at most FINAL_COMMIT_WAIT_S each, then give up and log what stays uncommitted), then
-  close(), which leaves the group.
+- stop (SIGTERM/SIGINT): finish the batch in hand, commit it synchronously within a bound
+  (FINAL_COMMIT_TRIES tries of at most FINAL_COMMIT_WAIT_S each, then give up and log what
+  stays uncommitted), then close(), which leaves the group.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from consumer.batching import Batch
-from consumer.checkpoint import Checkpoint, describe
+from consumer.checkpoint import UNCONFIRMED_MAX, Checkpoint, describe
 from consumer.deadletter import DeadLetters
 from consumer.output import Output
 from consumer.pipeline import Pipeline, Record
@@ -65,6 +73,10 @@ class ConsumerLoop:
         self.pipeline = Pipeline(settings.pipeline)
         self.batch: Batch[Message] = Batch(settings.batch_size, settings.batch_max_wait_s)
         self.owned: set[int] = set()
+        # Processed batches whose outputs are not all acknowledged yet: (output mark, batch).
+        self.waiting: deque[tuple[int, list[Message]]] = deque()
+        # Processed and unconfirmed messages past which the commit is synchronous.
+        self.unconfirmed_max = UNCONFIRMED_MAX
         # A commit failed: these partitions are paused until a commit succeeds.
         self.paused: set[tuple[str, int]] = set()
         self.closing = False
@@ -97,6 +109,8 @@ class ConsumerLoop:
                 self._poll()
                 if self.batch.ready():
                     self._process(self.batch.take())
+                elif (self.waiting or self.checkpoint.pending) and not self.stalled:
+                    self._commit()  # what a commit in flight or outputs held back
             # Stopping: the batch in hand was received, so finish it rather than drop it.
             self._process(self.batch.take(), commit=False)
             self._final_commit()
@@ -114,6 +128,7 @@ class ConsumerLoop:
     def _final_commit(self) -> None:
         """Commit before close() leaves the group, within a bound: a synchronous commit would
         wait for as long as the broker is away."""
+        self._outputs_acknowledged()
         for _ in range(FINAL_COMMIT_TRIES):
             started = time.monotonic()
             if self.checkpoint.commit_within(FINAL_COMMIT_WAIT_S):
@@ -152,13 +167,29 @@ class ConsumerLoop:
         if not messages:
             return
         dead_lettered = self._transform(messages)
-        # Only once the dead letters and the outputs are safe is the batch processed: if they
-        # are not, this raises and the consumer stops without committing these offsets.
+        # Only once the dead letters are safe is the batch processed: if they are not, this
+        # raises and the consumer stops without committing these offsets. Its outputs are
+        # waited for by the commit.
         self.dead_letters.flush()
+        self._log_batch(messages, dead_lettered)
+        self.waiting.append((self.output.produced if self.output is not None else 0, messages))
+        if commit:
+            self._commit()
+
+    def _settle(self) -> None:
+        """The batches whose outputs are all acknowledged may be committed."""
+        acknowledged = self.output.acknowledged() if self.output is not None else 0
+        while self.waiting and self.waiting[0][0] <= acknowledged:
+            self.checkpoint.processed(self.waiting.popleft()[1])
+
+    def _outputs_acknowledged(self) -> None:
+        """Wait for every output, so that every batch processed may be committed. A stop gives
+        up on a broker away: the batches still waiting are then never committed."""
         if self.output is not None and not self.output.flush(self.stop.is_set):
-            # Stopping with the broker away: its outputs are not safe, so nor is its commit.
-            self._log_batch(messages, dead_lettered)
-            left = {p: last + 1 for p, (_, last) in offset_ranges(messages).items()}
+            left: dict[int, int] = {}
+            for _, messages in self.waiting:  # in offset order: a later batch's offset wins
+                left |= {p: last + 1 for p, (_, last) in offset_ranges(messages).items()}
+            self.waiting.clear()
             log.warning(
                 "⚠️ Outputs not acknowledged: offsets %s not committed; the next owner "
                 "processes them again",
@@ -166,10 +197,12 @@ class ConsumerLoop:
                 extra={"event": "offsets_not_committed", "offsets": left},
             )
             return
-        self.checkpoint.processed(messages)
-        self._log_batch(messages, dead_lettered)
-        if commit:
-            self._commit()
+        self._settle()  # every output is acknowledged now
+
+    @property
+    def unconfirmed(self) -> int:
+        """Messages processed and not in a commit the broker confirmed: what a crash repeats."""
+        return self.checkpoint.unconfirmed + sum(len(m) for _, m in self.waiting)
 
     def _transform(self, messages: list[Message]) -> int:
         """Decode, run the pipeline, send each result to the output topic and each poison to
@@ -204,12 +237,23 @@ class ConsumerLoop:
         )
 
     def _commit(self) -> None:
-        """Commit what was processed. While that fails, keep the assignment paused.
+        """Commit what was processed and whose outputs are acknowledged, asynchronously unless
+        `unconfirmed_max` messages are unconfirmed or a commit failed: then synchronously."""
+        self._settle()
+        if self.stalled or self.unconfirmed >= self.unconfirmed_max:
+            self._commit_now()
+        else:
+            self.checkpoint.commit_async()
+
+    def _commit_now(self) -> None:
+        """Commit everything processed, synchronously. While that fails, keep the assignment
+        paused.
 
         Going on would pile up processed, uncommitted batches, and all of them would be
         processed again if the partitions are then lost. Pausing discards what was prefetched;
         resuming fetches again from the position after the last message we took.
         """
+        self._outputs_acknowledged()
         self.checkpoint.commit()
         if self.checkpoint.pending:
             # Every time: partitions assigned during the stall must not fetch either.
@@ -243,9 +287,11 @@ class ConsumerLoop:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not self.closing:  # close() revokes too, once the final commit is done or given up
-            self._process(self.batch.take())
+            self._process(self.batch.take(), commit=False)
+            self._outputs_acknowledged()
             self.checkpoint.commit()
         # Whatever did not commit now must never be committed later, over the next owner's.
+        self._drop_waiting(partitions)
         self.checkpoint.forget(partitions)
         self.owned -= {tp.partition for tp in partitions}
         self._log_rebalance("revoked", "📤", partitions)
@@ -253,9 +299,18 @@ class ConsumerLoop:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = {tp.partition for tp in partitions}
         dropped = self.batch.drop(lambda m: m.partition() in lost)
+        self._drop_waiting(partitions)
         self.checkpoint.forget(partitions)
         self.owned -= lost
         self._log_rebalance("lost", "💥", partitions, dropped=dropped)
+
+    def _drop_waiting(self, partitions: list[TopicPartition]) -> None:
+        """Forget the messages of these partitions in batches waiting for their outputs."""
+        gone = {tp.partition for tp in partitions}
+        self.waiting = deque(
+            (mark, [m for m in messages if m.partition() not in gone])
+            for mark, messages in self.waiting
+        )
 
     def _log_rebalance(
         self, what: str, icon: str, partitions: list[TopicPartition], **fields: object

@@ -5,8 +5,10 @@ partitions as the topic), keyed like its input, with the headers `group` (the co
 and `source` (`<partition>:<offset>` of the input). Those two headers are what the drills'
 ledger counts: an input with no output was lost, one with two was processed twice.
 
-At-least-once, flush() waits for every output to be acknowledged before the batch's offsets are
-committed, and raises OutputError if one is refused (the consumer then stops without committing).
+At-least-once, a batch's offsets are committed only once every output of it and of the batches
+before it is acknowledged: acknowledged() tells how many outputs, from the first, are (without
+waiting), flush() waits for all of them; both raise OutputError if one is refused (the consumer
+then stops without committing).
 Exactly-once, the outputs are in the batch's transaction: commit_transaction() flushes them.
 """
 
@@ -16,6 +18,7 @@ import json
 import logging
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -44,6 +47,8 @@ class Output:
         self._timeout_s = timeout_s
         self._failures: list[str] = []
         self._unflushed = False
+        self.produced = 0  # outputs sent so far: a batch's mark, once its outputs are sent
+        self._unacknowledged: set[int] = set()  # their numbers, from 0
 
     def send(self, records: list[Record]) -> None:
         for record in records:
@@ -58,13 +63,23 @@ class Output:
                         ("source", f"{record.partition}:{record.offset}".encode()),
                     ],
                     partition=record.partition,
-                    on_delivery=self._on_delivery,
+                    on_delivery=partial(self._on_delivery, self.produced),
                 )
             except (KafkaException, BufferError) as exc:
                 error = exc.args[0] if exc.args else exc
                 problem = error.str() if isinstance(error, KafkaError) else str(error)
                 raise OutputError(f"cannot write to output topic {self.topic}: {problem}") from exc
+            self._unacknowledged.add(self.produced)
+            self.produced += 1
             self._unflushed = True
+
+    def acknowledged(self) -> int:
+        """How many outputs, from the first, are all acknowledged, by the delivery reports
+        arrived so far (none waited for); raise OutputError if one was refused."""
+        if self._unacknowledged:
+            self._producer.poll(0)
+        self._raise_failures()
+        return min(self._unacknowledged, default=self.produced)
 
     def flush(self, stopping: Callable[[], bool] = lambda: False) -> bool:
         """Wait until every output is acknowledged or refused; raise OutputError if one was
@@ -88,17 +103,21 @@ class Output:
                     extra={"event": "output_waiting", "unacknowledged": left},
                 )
         self._unflushed = False
+        self._raise_failures()
+        return True
+
+    def _raise_failures(self) -> None:
         failures, self._failures = self._failures, []
         if failures:
             raise OutputError(
                 f"cannot write to output topic {self.topic}: {'; '.join(failures[:3])}"
             )
-        return True
 
     def use(self, producer: Producer) -> None:
         """Write with another producer from now on (exactly-once: one that replaced a hung one)."""
         self._producer = producer
 
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+    def _on_delivery(self, number: int, error: KafkaError | None, message: Message) -> None:
+        self._unacknowledged.discard(number)
         if error is not None:
             self._failures.append(error.str())

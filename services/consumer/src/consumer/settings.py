@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from environs import Env, ValidationError, validate
 
+from consumer.checkpoint import UNCONFIRMED_MAX
 from consumer.pipeline import STEPS
 from playground.settings import (
     KafkaSettings,
@@ -55,6 +56,15 @@ class ConsumerSettings:
     @property
     def exactly_once(self) -> bool:
         return self.processing_guarantee == EXACTLY_ONCE
+
+    @property
+    def repeat_bound(self) -> int:
+        """The most messages a crash of this member can make its group process again: the
+        batch in hand, and at-least-once what is not in a commit the broker confirmed
+        (loop.py: fewer than UNCONFIRMED_MAX + BATCH_SIZE)."""
+        if self.exactly_once or self.group_type == "share":
+            return self.batch_size
+        return UNCONFIRMED_MAX - 1 + self.batch_size
 
     # "share": a member of a share group (KIP-932), acknowledging record by record (share.py);
     # the group protocol, assignment strategy, instance id and session timeout do not apply.
