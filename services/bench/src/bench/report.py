@@ -360,6 +360,7 @@ def markdown(results: dict[str, Any]) -> str:
             f" | {r['p99_ms']:,.0f} |"
         )
     lines += _peers_markdown(results) + _idle_markdown(results)
+    lines += _eos_markdown(results) + _share_markdown(results) + _cluster_markdown(results)
     lines += ["", "| Goal | Result |", "|---|---|"]
     for name, found in _goals_by_name(results["goals"]).items():
         lines.append(f"| {name} | {_verdict(found, GOAL_UNITS.get(name, ''))} |")
@@ -397,6 +398,60 @@ def _idle_markdown(results: dict[str, Any]) -> list[str]:
         f"Idle (`make play`, a transaction every 2 s), over {idle['seconds']:.0f} s:"
         f" {idle['total_cores']:.1%} of one core in total ({shares}).",
     ]
+
+
+def _eos_markdown(results: dict[str, Any]) -> list[str]:
+    if "eos" not in results:
+        return []
+    lines = [
+        "",
+        "Processing guarantees, same topic, same run (throughput over the filled topic; latency"
+        " at 200 msgs/s offered):",
+        "",
+        "| `PROCESSING_GUARANTEE` | `BATCH_SIZE` | msgs/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in results["eos"]["runs"]:
+        lines.append(
+            f"| {r['guarantee']} | {r['batch_size']:,} | {r['msgs_s']:,.0f}"
+            f" | {r['p50_ms']:,.1f} | {r['p99_ms']:,.1f} |"
+        )
+    return lines
+
+
+def _share_markdown(results: dict[str, Any]) -> list[str]:
+    if "share" not in results:
+        return []
+    share = results["share"]
+    return [
+        "",
+        f"Share group beside consumer group: one member each, `BATCH_SIZE`"
+        f" {share['batch_size']:,}, {share['share_group']['messages']:,} messages of one topic:"
+        f" consumer group {share['consumer_group']['msgs_s']:,.0f} msgs/s, share group"
+        f" {share['share_group']['msgs_s']:,.0f} msgs/s (ratio {share['ratio']:.2f}).",
+    ]
+
+
+def _cluster_markdown(results: dict[str, Any]) -> list[str]:
+    if "cluster" not in results:
+        return []
+    one, three = results["cluster"]["single"], results["cluster"]["cluster"]
+    lines = [
+        "",
+        "Three brokers beside one, same run (msgs/s):",
+        "",
+        f"| | one broker, RF {one['replication_factor']} | three brokers,"
+        f" RF {three['replication_factor']}, min ISR 2 |",
+        "|---|---:|---:|",
+    ]
+    rows = (
+        ("our producer", "producer", "ours_msgs_s"),
+        ("kafka-producer-perf-test", "producer", "kafka_tool_msgs_s"),
+        ("our consumer, `BATCH_SIZE=1000`", "consumer", "msgs_s"),
+    )
+    for name, section, figure in rows:
+        lines.append(f"| {name} | {one[section][figure]:,.0f} | {three[section][figure]:,.0f} |")
+    return lines
 
 
 def _goals_by_name(found: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
