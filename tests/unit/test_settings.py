@@ -168,6 +168,11 @@ def test_static_membership_and_cooperative_assignment_are_read(
             "SESSION_TIMEOUT_MS='6000': applies to GROUP_PROTOCOL=classic only",
         ),
         ({"MAX_POLL_INTERVAL_MS": "0"}, "MAX_POLL_INTERVAL_MS='0': must be 1 or more"),
+        (
+            {"GROUP_TYPE": "share", "PROCESSING_GUARANTEE": "exactly-once"},
+            "PROCESSING_GUARANTEE='exactly-once': a share group has no offsets to put in a "
+            "transaction",
+        ),
     ],
 )
 def test_bad_group_settings_say_what_is_allowed(env: dict[str, str], message: str) -> None:
