@@ -275,6 +275,15 @@ def events_in_code() -> tuple[set[str], set[str]]:
     patterns: set[str] = set()
     for path in PY_SOURCES:
         module = ast.parse(path.read_text())
+        # A constant event anywhere (a function's log call, or a module's table of them).
+        for node in ast.walk(module):
+            if not isinstance(node, ast.Dict):
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                event = isinstance(key, ast.Constant) and key.value == "event"
+                if event and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    names.add(value.value)
+        # An f-string event: its parts are looked for in the function that builds it.
         for function in ast.walk(module):
             if not isinstance(function, ast.FunctionDef):
                 continue
@@ -284,9 +293,7 @@ def events_in_code() -> tuple[set[str], set[str]]:
                 for key, value in zip(node.keys, node.values, strict=True):
                     if not (isinstance(key, ast.Constant) and key.value == "event"):
                         continue
-                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                        names.add(value.value)
-                    elif isinstance(value, ast.JoinedStr):
+                    if isinstance(value, ast.JoinedStr):
                         expanded = _expand(value, function, module)
                         names |= expanded
                         if not expanded:

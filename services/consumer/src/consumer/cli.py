@@ -30,6 +30,30 @@ from playground.shutdown import StopFlag
 
 log = logging.getLogger("consumer")
 
+# Each way a consumer stops for good, first match wins: its line and its event. It exits 1,
+# committing nothing more.
+STOPS: tuple[tuple[type[Exception], str, dict[str, str]], ...] = (
+    (
+        DeadLetterError,
+        "🛑 %s: stopped without committing the batch",
+        {"event": "dead_letter_failed"},
+    ),
+    (OutputError, "🛑 %s: stopped without committing the batch", {"event": "output_failed"}),
+    (
+        TransactionFatal,
+        "🛑 Transaction failed for good (%s): stopped, committing nothing more",
+        {"event": "transaction_fatal"},
+    ),
+    (CommitFailed, "🛑 %s: stopped, committing nothing more", {"event": "commit_fatal"}),
+    (
+        # A fatal consumer error: librdkafka cannot go on either.
+        KafkaException,
+        "🛑 Fatal Kafka error: %s: stopped, committing nothing more",
+        {"event": "consumer_fatal"},
+    ),
+)
+STOPS_FOR_GOOD = tuple(kind for kind, _, _ in STOPS)
+
 
 @click.command()
 @click.option("--client", help="Client name, also the client.id. [env CLIENT, default bravo]")
@@ -132,38 +156,9 @@ def main(
             )
             loop = ConsumerLoop(config, consumer, dead_letters(), stop, output=output)
             loop.run()
-    except DeadLetterError as exc:
-        log.error(
-            "🛑 %s: stopped without committing the batch",
-            exc,
-            extra={"event": "dead_letter_failed", "error": str(exc)},
-        )
-        raise SystemExit(1) from None
-    except OutputError as exc:
-        log.error(
-            "🛑 %s: stopped without committing the batch",
-            exc,
-            extra={"event": "output_failed", "error": str(exc)},
-        )
-        raise SystemExit(1) from None
-    except TransactionFatal as exc:
-        log.error(
-            "🛑 Transaction failed for good (%s): stopped, committing nothing more",
-            exc,
-            extra={"event": "transaction_fatal", "error": str(exc)},
-        )
-        raise SystemExit(1) from None
-    except CommitFailed as exc:
-        log.error(
-            "🛑 %s: stopped, committing nothing more",
-            exc,
-            extra={"event": "commit_fatal", "error": str(exc)},
-        )
-        raise SystemExit(1) from None
-    except KafkaException as exc:  # a fatal consumer error: librdkafka cannot go on either
-        log.error(
-            "🛑 Fatal Kafka error: %s: stopped, committing nothing more",
-            exc.args[0],
-            extra={"event": "consumer_fatal", "error": str(exc.args[0])},
-        )
+    except STOPS_FOR_GOOD as exc:
+        message, extra = next((m, e) for kind, m, e in STOPS if isinstance(exc, kind))
+        # librdkafka's error is the KafkaException's argument; ours carry their own message.
+        why = exc.args[0] if isinstance(exc, KafkaException) else exc
+        log.error(message, why, extra={**extra, "error": str(why)})
         raise SystemExit(1) from None
