@@ -40,7 +40,8 @@ class Lab:
         self.app_image = app_image
         self.run_id = time.strftime("%H%M%S")
         self._containers: list[Container] = []
-        self._names: Counter[str] = Counter()  # topics and containers: a second gets a suffix
+        # Topics and containers asked for by name: a second one of a kind gets a suffix.
+        self._names: Counter[tuple[str, str]] = Counter()
         self.kafka = service_container(docker, project, "kafka")  # MissingContainer if none
 
     @cached_property
@@ -52,17 +53,18 @@ class Lab:
     def network(self) -> str:
         return str(next(iter(self.kafka.attrs["NetworkSettings"]["Networks"])))
 
-    def _unique(self, kind_name: str) -> str:
-        """The name after its kind, suffixed -2, -3 ... when asked for again in this run (the
-        cluster section measures the producer and consumer sections' way a second time)."""
-        self._names[kind_name] += 1
-        name = kind_name.split(" ", 1)[1]
-        return name if self._names[kind_name] == 1 else f"{name}-{self._names[kind_name]}"
+    def _unique(self, kind: str, name: str) -> str:
+        """`name`, suffixed -2, -3 ... when this kind of thing is asked for by that name again in
+        this run (the cluster section measures the producer and consumer sections' way a second
+        time)."""
+        self._names[(kind, name)] += 1
+        n = self._names[(kind, name)]
+        return name if n == 1 else f"{name}-{n}"
 
     def topic(self, name: str, partitions: int = 3) -> str:
         """A new, empty topic for one measurement, with the output topic our consumers write
         their results to, as provision makes them."""
-        topic = f"bench-{self.run_id}-{self._unique(f'topic {name}')}"
+        topic = f"bench-{self.run_id}-{self._unique('topic', name)}"
         config = {"min.insync.replicas": "2"} if self.replication > 1 else {}
         made = [topic, processed_topic(topic)]
         futures = self.admin.create_topics(
@@ -85,7 +87,7 @@ class Lab:
             command=[command],
             environment=environment,
             network=self.network,
-            name=f"{self.project}-bench-{self._unique(f'container {name}')}-{self.run_id}",
+            name=f"{self.project}-bench-{self._unique('container', name)}-{self.run_id}",
             detach=True,
         )
         self._containers.append(container)
