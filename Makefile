@@ -88,13 +88,13 @@ define pytest
 endef
 
 test: images ## Unit and end-to-end tests (real Kafka in Docker)
-	$(call pytest,tests)
+	$(call pytest,--durations=15 tests)
 
 unit: ## Unit tests only: no Docker needed
 	$(call pytest,tests/unit)
 
 e2e: images ## End-to-end tests only, on the real stack (E2E_TESTS=tests/e2e/test_x.py picks some)
-	$(call pytest,-m e2e $(E2E_TESTS))
+	$(call pytest,--durations=15 -m e2e $(E2E_TESTS))
 
 mutation: ## Mutation testing of the consumer's core by its unit tests: report and run time in docs/mutation.md
 	$(UV) run --locked python infra/mutation/mutation.py
