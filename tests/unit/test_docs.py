@@ -231,7 +231,8 @@ def compose_services() -> dict[str, dict[str, Any]]:
 def console_scripts() -> dict[str, str]:
     """Each console script of the workspace and the package whose `cli` it runs."""
     scripts = {}
-    for path in ROOT.glob("*/*/pyproject.toml"):
+    # The workspace's members only: `make mutation` leaves a staged pyproject.toml in build/.
+    for path in [*ROOT.glob("services/*/pyproject.toml"), *ROOT.glob("infra/*/pyproject.toml")]:
         for name, target in tomllib.loads(path.read_text())["project"].get("scripts", {}).items():
             scripts[name] = target.split(".", 1)[0]
     return scripts
