@@ -93,9 +93,11 @@ def test_check_names_each_bad_value(
         replace(transaction, **{field: value}).check()
 
 
-# Every form Decimal takes as positive with two decimals, the producer's and others alike.
+# Every form Decimal takes as positive with two decimals, the producer's and others alike
+# (the last: 3.00 in Arabic-Indic digits).
 @pytest.mark.parametrize(
-    "amount", ["0.01", "10.00", "007.50", ".50", "150e-2", " 2.00", "1_000.00", "٣.٠٠"]
+    "amount",
+    ["0.01", "10.00", "007.50", ".50", "150e-2", " 2.00", "1_000.00", "\u0663.\u0660\u0660"],
 )
 def test_check_takes_every_positive_two_decimal_amount(
     transaction: Transaction, amount: str

@@ -1,8 +1,8 @@
 """The processing pipeline: an ordered list of named steps, each a function over a batch.
 
 A step takes the batch's records and returns the records that go on to the next step (a
-step may drop records, e.g. `validate`, and may return copies, but never adds one). Register a new step with
-`@step("name")`; name it in PIPELINE to use it.
+step may drop records, e.g. `validate`, and may return copies, but never adds one). Register a
+new step with `@step("name")`; name it in PIPELINE to use it.
 
 A step that raises does not stop the batch: the step runs again on each record alone, and the
 records it still raises for are rejected with the error; the others go on. A step must
