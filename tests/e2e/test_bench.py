@@ -4,13 +4,42 @@ plots. It asserts that the figures exist and are sane, never how fast anything i
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bench.cli import main
+from playground.host import wait_until
+from playground.settings import processed_topic
 from tests.e2e.stack import Stack
+
+
+def outputs_per_group(bootstrap_servers: str, topic: str) -> Counter[str]:
+    """How many records of `<topic>.processed` each consumer group wrote (their `group` header)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "test-bench-reader"})
+    output = processed_topic(topic)
+    ends = {p: consumer.get_watermark_offsets(TopicPartition(output, p))[1] for p in range(3)}
+    consumer.assign([TopicPartition(output, p, OFFSET_BEGINNING) for p in ends])
+    found: Counter[str] = Counter()
+    read = dict.fromkeys(ends, 0)
+
+    def all_read() -> bool:
+        for message in consumer.consume(1000, timeout=0.5):
+            if message.error() is None:
+                read[message.partition() or 0] = (message.offset() or 0) + 1
+                group = dict(message.headers() or [])["group"]
+                assert isinstance(group, bytes)
+                found[group.decode()] += 1
+        return all(read[p] >= end for p, end in ends.items())
+
+    try:
+        wait_until(all_read, 60, f"{output} read to its end", every_s=0)
+    finally:
+        consumer.close()
+    return found
 
 
 @pytest.mark.timeout(600)
@@ -53,8 +82,14 @@ def test_the_bench_smoke_writes_results_and_plots(
     ]
     assert all(r["median_s"] > 0 for r in results["rebalance"])
     peers = results["peers"]["runs"]
-    assert [r["key"] for r in peers] == ["ours", "ceiling", "quix", "aio", "kafka_python"]
+    keys = ["ours-output", "ours", "ceiling", "quix", "aio", "kafka_python"]
+    assert [r["key"] for r in peers] == keys
     assert all(r["msgs_s"] > 0 and r["msgs_per_cpu_s"] > 0 for r in peers)
+    # Ours twice: as the playground runs it, and with WRITE_OUTPUT=false, as the peers work.
+    outputs = outputs_per_group(f"localhost:{stack.host_port}", results["producer"]["topic"])
+    ours = {g.rsplit("-peers-", 1)[1]: n for g, n in outputs.items() if "-peers-" in g}
+    assert set(ours) == {"ours-output"}  # the run without output wrote none
+    assert ours["ours-output"] > 0
     assert results["peers"]["kafka_tool_msgs_s"] > 0
     assert set(results["idle"]["cores"]) >= {"kafka", "producer", "consumer-bravo", "web"}
     assert results["idle"]["total_cores"] > 0

@@ -13,7 +13,7 @@ from provision import settings as provision_settings
 
 OURS = (
     *("KAFKA_", "BATCH_", "PRODUCER_", "TOPIC", "LOG_", "PIPELINE", "CLIENT", "GROUP_"),
-    *("ASSIGN", "SESSION_", "MAX_", "DLQ_"),
+    *("ASSIGN", "SESSION_", "MAX_", "DLQ_", "PROCESSING_", "WRITE_"),
 )
 
 
@@ -173,8 +173,21 @@ def test_static_membership_and_cooperative_assignment_are_read(
             "PROCESSING_GUARANTEE='exactly-once': a share group has no offsets to put in a "
             "transaction",
         ),
+        (
+            {"PROCESSING_GUARANTEE": "exactly-once", "WRITE_OUTPUT": "false"},
+            "WRITE_OUTPUT='false': exactly-once writes its results in the batch's transaction",
+        ),
+        ({"WRITE_OUTPUT": "maybe"}, "WRITE_OUTPUT='maybe': Not a valid boolean."),
     ],
 )
 def test_bad_group_settings_say_what_is_allowed(env: dict[str, str], message: str) -> None:
     [problem] = problems(consumer_settings.read, **env)
     assert problem.startswith(message)
+
+
+def test_results_go_to_the_output_topic_unless_turned_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load(consumer_settings.read).write_output is True
+    monkeypatch.setenv("WRITE_OUTPUT", "false")
+    assert load(consumer_settings.read).write_output is False

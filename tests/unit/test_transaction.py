@@ -74,6 +74,10 @@ def test_fields_of_the_wrong_type_are_named(transaction: Transaction) -> None:
         ("amount", "-3.00", "not a positive 2-decimal number"),
         ("amount", "3.5", "not a positive 2-decimal number"),
         ("amount", "lots", "not a number"),
+        ("amount", "0.00", "not a positive 2-decimal number"),
+        ("amount", "000.00", "not a positive 2-decimal number"),
+        ("amount", "12.345", "not a positive 2-decimal number"),
+        ("amount", "1.5e1", "not a positive 2-decimal number"),
         ("currency", "XXX", "currency 'XXX' is not one of"),
         ("card_network", "diners-club-of-mars", "unknown"),
         ("card_last4", "12345", "not 4 digits"),
@@ -87,6 +91,18 @@ def test_check_names_each_bad_value(
 ) -> None:
     with pytest.raises(InvalidTransaction, match=reason):
         replace(transaction, **{field: value}).check()
+
+
+# Every form Decimal takes as positive with two decimals, the producer's and others alike
+# (the last: 3.00 in Arabic-Indic digits).
+@pytest.mark.parametrize(
+    "amount",
+    ["0.01", "10.00", "007.50", ".50", "150e-2", " 2.00", "1_000.00", "\u0663.\u0660\u0660"],
+)
+def test_check_takes_every_positive_two_decimal_amount(
+    transaction: Transaction, amount: str
+) -> None:
+    replace(transaction, amount=amount).check()
 
 
 # ---- the wire format, byte for byte ----

@@ -148,11 +148,15 @@ def main(
             )
             loop.run()
         else:
-            output = Output(
-                Producer(producer_config(config.kafka, f"{config.client}-out")),
-                processed_topic(config.kafka.topic),
-                config.group_id,
-                config.dlq_timeout_s,
+            output = (
+                Output(
+                    Producer(producer_config(config.kafka, f"{config.client}-out")),
+                    processed_topic(config.kafka.topic),
+                    config.group_id,
+                    config.dlq_timeout_s,
+                )
+                if config.write_output
+                else None
             )
             loop = ConsumerLoop(config, consumer, dead_letters(), stop, output=output)
             loop.run()

@@ -85,7 +85,7 @@ class ConsumerLoop:
         s, consumer = self.settings, self.consumer
         log.info(
             "Starting consumer loop (group %s, %s, %s protocol%s%s, batch size %d, max wait %gs, "
-            "pipeline %s). Ctrl+C to stop",
+            "pipeline %s%s). Ctrl+C to stop",
             s.group_id,
             s.processing_guarantee,
             s.group_protocol,
@@ -94,6 +94,7 @@ class ConsumerLoop:
             s.batch_size,
             s.batch_max_wait_s,
             "→".join(s.pipeline),
+            "" if s.write_output else ", no output topic",
             extra={"event": "consumer_started", "processing_guarantee": s.processing_guarantee},
         )
         try:

@@ -1,8 +1,8 @@
 """The processing pipeline: an ordered list of named steps, each a function over a batch.
 
 A step takes the batch's records and returns the records that go on to the next step (a
-step may drop records, e.g. `validate`, and may return copies). Register a new step with
-`@step("name")`; name it in PIPELINE to use it.
+step may drop records, e.g. `validate`, and may return copies, but never adds one). Register a
+new step with `@step("name")`; name it in PIPELINE to use it.
 
 A step that raises does not stop the batch: the step runs again on each record alone, and the
 records it still raises for are rejected with the error; the others go on. A step must
@@ -76,8 +76,9 @@ class Pipeline:
         rejected: list[Rejected] = []
         for name, function in zip(self.names, self._steps, strict=True):
             kept, failed = run_step(name, function, records)
-            if kept is records and not failed:
-                continue  # the step handed the batch on whole: nothing to look for
+            if len(kept) == len(records) and not failed:
+                records = kept  # the step dropped nothing: nothing to look for
+                continue
             gone = {r.key for r in kept} | {f.record.key for f in failed}
             rejected.extend(failed)
             rejected.extend(
@@ -136,6 +137,9 @@ EUR_PER_UNIT = {
     "INR": Decimal("0.011"),
 }
 
+CENT = Decimal("0.01")
+RISK_CAP, ONE = Decimal(2_000), Decimal(1)  # an amount in euros scoring 1, the most
+
 
 @step("enrich")
 def enrich(records: list[Record]) -> list[Record]:
@@ -144,7 +148,7 @@ def enrich(records: list[Record]) -> list[Record]:
         t = record.transaction
         rate = EUR_PER_UNIT.get(t.currency)
         record.notes["amount_eur"] = (
-            None if rate is None else (Decimal(t.amount) * rate).quantize(Decimal("0.01"))
+            None if rate is None else (Decimal(t.amount) * rate).quantize(CENT)
         )
     return records
 
@@ -157,7 +161,7 @@ def score(records: list[Record]) -> list[Record]:
         if amount is None:  # not `or`: 0.00 EUR is an amount
             amount = Decimal(record.transaction.amount)
         assert isinstance(amount, Decimal)
-        record.notes["risk"] = float(min(amount / Decimal(2_000), Decimal(1)))
+        record.notes["risk"] = float(min(amount / RISK_CAP, ONE))
     return records
 
 

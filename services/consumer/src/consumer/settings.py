@@ -52,6 +52,9 @@ class ConsumerSettings:
     # at-least-once: results flushed, then offsets committed (loop.py); exactly-once: results,
     # dead letters and offsets in one Kafka transaction (transactional.py).
     processing_guarantee: str = AT_LEAST_ONCE
+    # At-least-once only: False writes no results to the output topic (nothing for the drills'
+    # ledger to count); the bench compares us with clients that write none either.
+    write_output: bool = True
 
     @property
     def exactly_once(self) -> bool:
@@ -105,6 +108,17 @@ def consumer_group_only(group_type: str | None) -> Callable[[object], None]:
     return check
 
 
+def output_needed(guarantee: str | None) -> Callable[[object], None]:
+    def check(value: object) -> None:
+        if guarantee == EXACTLY_ONCE and value is False:
+            raise ValidationError(
+                "exactly-once writes its results in the batch's transaction: it needs "
+                "WRITE_OUTPUT=true"
+            )
+
+    return check
+
+
 def read(env: Env) -> ConsumerSettings:
     protocol = env.str("GROUP_PROTOCOL", "classic", validate=one_of(GROUP_PROTOCOLS))
     group_type = env.str("GROUP_TYPE", "consumer", validate=one_of(GROUP_TYPES))
@@ -122,6 +136,11 @@ def read(env: Env) -> ConsumerSettings:
         validate=validate.Regexp(
             r"^[a-z0-9][a-z0-9_-]*$", error="must be lower-case letters, digits, '-' or '_'"
         ),
+    )
+    guarantee = env.str(
+        "PROCESSING_GUARANTEE",
+        AT_LEAST_ONCE,
+        validate=[one_of(PROCESSING_GUARANTEES), consumer_group_only(group_type)],
     )
     return ConsumerSettings(
         kafka=kafka_settings(env),
@@ -145,11 +164,8 @@ def read(env: Env) -> ConsumerSettings:
             ],
         ),
         max_poll_interval_ms=env.int("MAX_POLL_INTERVAL_MS", None, validate=at_least(1)),
-        processing_guarantee=env.str(
-            "PROCESSING_GUARANTEE",
-            AT_LEAST_ONCE,
-            validate=[one_of(PROCESSING_GUARANTEES), consumer_group_only(group_type)],
-        ),
+        processing_guarantee=guarantee or AT_LEAST_ONCE,
+        write_output=env.bool("WRITE_OUTPUT", True, validate=output_needed(guarantee)),
         group_type=group_type or "consumer",
         share_delivery_count_limit=share_delivery_count_limit(env),
     )

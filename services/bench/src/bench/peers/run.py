@@ -25,6 +25,7 @@ from typing import Any
 
 from bench.lab import Lab, load_average, seconds
 from playground.records import records
+from playground.settings import processed_topic
 
 BATCH = 1000  # messages per commit, for every one of them
 HERE = Path(__file__).resolve().parent
@@ -56,8 +57,10 @@ def peers(
     python = _environment(say)
     versions = _locked_versions()
     runs = []
-    say(f"peers: our consumer on the host, batch size {BATCH}")
-    runs.append(_ours(lab, topic, messages, budget_s))
+    for output in (True, False):
+        how = "writing its results" if output else "WRITE_OUTPUT=false, as the peers"
+        say(f"peers: our consumer on the host, batch size {BATCH}, {how}")
+        runs.append(_ours(lab, topic, messages, budget_s, output))
     for peer in PEERS:
         say(f"peers: {peer.name}")
         runs.append(_peer(lab, peer, python, versions, topic, messages, budget_s))
@@ -106,18 +109,23 @@ def _run(command: list[str], env: dict[str, str], out: Path, stop: Any) -> float
     return usage.ru_utime + usage.ru_stime
 
 
-def _ours(lab: Lab, topic: str, messages: int, budget_s: float) -> dict[str, Any]:
-    out = _log_path("ours")
+def _ours(lab: Lab, topic: str, messages: int, budget_s: float, output: bool) -> dict[str, Any]:
+    """Our consumer: with `output`, as it runs in the playground (each result written to
+    `<topic>.processed` and acknowledged before the commit); without, doing what the peers do
+    (the goal's comparison)."""
+    key = "ours-output" if output else "ours"
+    out = _log_path(key)
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": lab.settings.bootstrap_servers,
         "TOPIC": topic,
         "CLIENT": "bench",
-        "GROUP_ID": f"bench-{lab.run_id}-peers-ours",
+        "GROUP_ID": f"bench-{lab.run_id}-peers-{key}",
         "PIPELINE": "validate,enrich,score",
         "BATCH_SIZE": str(BATCH),
         "BATCH_MAX_WAIT_S": "1",
         "LOG_FORMAT": "json",
+        "WRITE_OUTPUT": str(output).lower(),
     }
     window: dict[str, float] = {"count": 0}
 
@@ -138,14 +146,18 @@ def _ours(lab: Lab, topic: str, messages: int, budget_s: float) -> dict[str, Any
     consumer = str(Path(sys.executable).parent / "consumer")
     cpu = _run([consumer], env, out, enough)
     enough()
-    return _figures(
-        "our consumer (the playground's), on the host",
-        "ours",
-        int(window["count"]),
-        window["last"] - window["first"],
-        cpu,
-        True,
-    )
+    return {
+        **_figures(
+            "our consumer (the playground's), on the host"
+            + (f", results to {processed_topic(topic)}" if output else ", no output topic"),
+            key,
+            int(window["count"]),
+            window["last"] - window["first"],
+            cpu,
+            True,
+        ),
+        "output": output,
+    }
 
 
 def _peer(
