@@ -41,8 +41,10 @@ SECTIONS = (
 @click.option(
     "--app-image",
     envvar="APP_IMAGE",
-    default="kafka-playground/app:latest",
-    show_default=True,
+    # As Compose sees it: the image `make images` builds and `make play` runs is the one .env
+    # names (a worktree's own tag, say), not always :latest.
+    default=lambda: host.setting("APP_IMAGE") or "kafka-playground/app:latest",
+    show_default="APP_IMAGE in .env, else kafka-playground/app:latest",
     help="The image our services run from (`make images` builds it).",
 )
 @click.option(
