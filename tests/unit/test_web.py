@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
+import pytest
 from confluent_kafka import ConsumerGroupState, Node, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ConsumerGroupDescription,
@@ -14,11 +19,21 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 )
 
 from playground import groups
+from playground.host import wait_until
 from playground.logs import MARKS, OTHER_MARKS, mark
 from tests.unit.test_watch import T0, group, make_snapshot
 from watch.broker import view
-from watch.model import Move, Rebalance
-from web.feed import COLOURS, NO_DOCKER, Lags, clients, distinct, page_state, remember_lags
+from watch.model import Move, Rebalance, Snapshot
+from web.feed import (
+    COLOURS,
+    NO_DOCKER,
+    Feed,
+    Lags,
+    clients,
+    distinct,
+    page_state,
+    remember_lags,
+)
 
 ENDS = {0: 10, 1: 10, 2: 10}
 
@@ -131,3 +146,56 @@ def test_the_page_shows_the_latest_chaos_run_s_ledger_rows() -> None:
     assert ledgerfeed.topic_for("transactions") == "transactions.ledger"
     state = page_state(None, {}, None, None, None, latest)
     assert json.loads(json.dumps(state))["ledger"] == latest
+
+
+class CountingBroker:
+    """Answers every snapshot with the same group, counting how often it was asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def snapshot(self, group_ids: tuple[str, ...] = ()) -> Snapshot:
+        self.asked += 1
+        bravo = group("g", {"bravo": (0, 1, 2)}, ENDS, ENDS)
+        return make_snapshot(datetime.now(UTC), ENDS, (bravo,))
+
+
+@pytest.fixture
+def running() -> Iterator[tuple[Feed, CountingBroker]]:
+    """A feed stepping every 50 ms while watched, in its own thread, on a counting broker."""
+    broker = CountingBroker()
+    feed = Feed(cast(Any, lambda: broker), (), lambda: [], interval=0.05, where="test")
+    stop = threading.Event()
+    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    thread.start()
+    yield feed, broker
+    stop.set()
+    feed.wake.set()
+    thread.join(5)
+    assert not thread.is_alive(), "the feed did not stop when told"
+
+
+def test_with_no_page_open_the_feed_asks_the_broker_seldom_and_a_page_wakes_it(
+    running: tuple[Feed, CountingBroker],
+) -> None:
+    feed, broker = running
+    wait_until(lambda: broker.asked == 1, 5, "the feed's first step")
+    time.sleep(0.5)  # ten intervals: nobody watches, so no step (the next is 10 s away)
+    assert broker.asked == 1
+    feed.open_stream()
+    wait_until(lambda: broker.asked >= 5, 5, "a step every interval while the page is open")
+    feed.close_stream()
+    assert not feed.watched()
+
+
+def test_state_asked_with_no_page_open_is_fresh_and_counts_as_watching(
+    running: tuple[Feed, CountingBroker],
+) -> None:
+    feed, broker = running
+    wait_until(lambda: broker.asked == 1, 5, "the feed's first step")
+    first = json.loads(feed.text)["updated"]
+    state = json.loads(feed.state(timeout_s=5))
+    assert broker.asked >= 2
+    assert state["updated"] > first
+    assert feed.watched()
+    wait_until(lambda: broker.asked >= 5, 5, "a step every interval after /state")

@@ -13,7 +13,7 @@ import docker
 from docker.errors import DockerException
 from rich.console import Console
 
-from bench import cluster, eos, measure, report, share
+from bench import cluster, eos, idle, measure, report, share
 from bench.lab import Lab
 from playground import host
 from playground.cli import host_option
@@ -41,8 +41,10 @@ SECTIONS = (
 @click.option(
     "--app-image",
     envvar="APP_IMAGE",
-    default="kafka-playground/app:latest",
-    show_default=True,
+    # As Compose sees it: the image `make images` builds and `make play` runs is the one .env
+    # names (a worktree's own tag, say), not always :latest.
+    default=lambda: host.setting("APP_IMAGE") or "kafka-playground/app:latest",
+    show_default="APP_IMAGE in .env, else kafka-playground/app:latest",
     help="The image our services run from (`make images` builds it).",
 )
 @click.option(
@@ -120,7 +122,7 @@ def main(
         if "share" in wanted:
             results["share"] = share.share(lab, sizes, say)
         if "idle" in wanted:
-            results["idle"] = measure.idle(lab, sizes, say)
+            results["idle"] = idle.idle(lab, sizes, say)
         if "cluster" in wanted:  # three brokers of its own beside this one
             results["cluster"] = cluster.cluster(lab, sizes, say)
     finally:

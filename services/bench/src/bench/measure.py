@@ -6,7 +6,6 @@ CreateTime, all on this machine's clock."""
 from __future__ import annotations
 
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,14 +15,13 @@ from typing import Any
 
 from bench.lab import INTERNAL_BOOTSTRAP, Lab, cpu_seconds, load_average, numbers, seconds
 from bench.peers.run import peers as run_peers
-from playground.host import Container, LogReader, service_container, wait_until
+from playground.host import Container, LogReader, wait_until
 from playground.records import positions, records
 from playground.transaction import TransactionFactory
 
 PIPELINE = "validate,enrich,score"  # decode, validate, process; commit follows every batch
 TOOLS = "/opt/kafka/bin"
 WARMUP_S = 1.0  # of each latency run, left out of its percentiles
-IDLE_SETTLE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,8 @@ class Sizes:
     latency_run_s: float = 8
     e2e_tool_messages: int = 5000
     rebalance_runs: int = 3
-    idle_s: float = 30
+    idle_s: float = 60
+    idle_settle_s: float = 120  # after the groups formed: bench/idle.py says why
     share_messages: int = 200_000
 
 
@@ -54,6 +53,7 @@ SMOKE = Sizes(
     e2e_tool_messages=200,
     rebalance_runs=1,
     idle_s=5,
+    idle_settle_s=1,
     share_messages=3000,
 )
 REBALANCE_MODES = {
@@ -376,54 +376,3 @@ def _last(container: Container, event: str) -> dict[str, Any]:
     if not found:
         raise RuntimeError(f"{container.name} did not log {event} at the end")
     return found[-1]
-
-
-# ---- 5. idle: what the playground costs while it only plays ----
-# What `make play` runs beside the broker (provision has exited by then).
-IDLE_SERVICES = ("producer", "consumer-bravo", "consumer-zulu", "web")
-
-
-def idle(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
-    """`make play` (the fanout profile, a transaction every 2 s) once settled: the CPU of each
-    of the project's containers over `sizes.idle_s`, as a fraction of one core."""
-    say(f"idle: the playground as make play runs it, {sizes.idle_s:g} s once settled")
-    compose = ["docker", "compose", "--project-name", lab.project, "--profile", "fanout"]
-    # --no-deps: the broker the bench runs on stays as it is; provision first (it makes the
-    # playground's topic, which `make bench` alone never needed), then the rest.
-    for services in (["provision"], ["--detach", *IDLE_SERVICES]):
-        up = [*compose, "up", "--no-deps", *services]
-        subprocess.run(up, check=True, capture_output=True)
-    try:
-        since = datetime.now(UTC) - timedelta(seconds=5)
-        readers = [
-            LogReader(service_container(lab.docker, lab.project, name), since)
-            for name in ("consumer-bravo", "consumer-zulu")
-        ]
-        assigned: set[int] = set()
-
-        def settled() -> bool:
-            for i, reader in enumerate(readers):
-                if any("Partitions assigned" in line for line in reader.read()):
-                    assigned.add(i)
-            return len(assigned) == len(readers)
-
-        wait_until(settled, 120, "bravo and zulu to be assigned their partitions")
-        time.sleep(IDLE_SETTLE_S)  # past the first batches and the groups' first commits
-        running = lab.docker.containers.list(
-            filters={"label": f"com.docker.compose.project={lab.project}", "status": "running"}
-        )
-        before = {c.name: cpu_seconds(c) for c in running}
-        started = time.monotonic()
-        time.sleep(sizes.idle_s)
-        took = time.monotonic() - started
-        cores = {
-            c.labels.get("com.docker.compose.service", c.name): (cpu_seconds(c) - before[c.name])
-            / took
-            for c in running
-        }
-    finally:
-        subprocess.run(
-            [*compose, "rm", "--stop", "--force", "provision", *IDLE_SERVICES], capture_output=True
-        )
-    say(f"  {sum(cores.values()):.1%} of one core in total")
-    return {"seconds": took, "cores": cores, "total_cores": sum(cores.values())}

@@ -98,5 +98,6 @@ def main(
     while not flag.is_set():
         stop.wait(0.2)
     stop.set()
+    feed.wake.set()
     server.shutdown()
     server.server_close()

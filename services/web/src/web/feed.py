@@ -2,7 +2,9 @@
 minute, and every problem in plain words.
 
 Pages never ask the broker themselves: however many are open, the broker sees one admin client
-asking once per interval, and every page gets the same state.
+asking once per interval, and every page gets the same state. With no page open it asks once
+every UNWATCHED_INTERVAL_S only: an idle playground should cost next to nothing, and the
+rebalances and failovers are still seen (and the history from the logs is still read once).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ HISTORY_DELAY = timedelta(seconds=3)  # after the first snapshot, before reading
 DOCKER_RETRY_S = 10.0  # how often to look again for the Docker socket while it is missing
 SEEN_TWICE = timedelta(seconds=5)  # a rebalance logged and observed: this far apart at most
 NO_DOCKER = "no rebalance history: Docker socket unavailable"
+# With no page open, a step this often instead of every interval; a page that opens wakes the
+# feed at once. A page that asked for /state counts as open for WATCHED_FOR_S.
+UNWATCHED_INTERVAL_S = 10.0
+WATCHED_FOR_S = 30.0
 
 # The terminal's client marks (playground.logs.mark), as colours the page can draw with.
 COLOURS = {
@@ -174,12 +180,22 @@ class Feed:
         self.version = 0
         self.text = json.dumps(page_state(None, {}, None, None, None))
         self.changed = threading.Condition()
+        self.streams = 0  # pages holding /events open
+        self.asked = -WATCHED_FOR_S  # when /state was last asked for (monotonic)
+        self.wake = threading.Event()  # a page opened: step now, not at the unwatched pace
+
+    def watched(self) -> bool:
+        return self.streams > 0 or time.monotonic() - self.asked < WATCHED_FOR_S
 
     def run(self, stop: threading.Event) -> None:
+        """Step every `interval` while a page watches, every UNWATCHED_INTERVAL_S otherwise;
+        set `wake` as well as `stop` to stop it at once."""
         while not stop.is_set():
             started = time.monotonic()
+            self.wake.clear()  # before the step: a page opening during it gets the next one
             self.tick()
-            stop.wait(max(self.interval - (time.monotonic() - started), 0.05))
+            pause = self.interval if self.watched() else max(self.interval, UNWATCHED_INTERVAL_S)
+            self.wake.wait(max(pause - (time.monotonic() - started), 0.05))
 
     def tick(self) -> None:
         try:
@@ -242,6 +258,27 @@ class Feed:
             self.version += 1
             self.text = text
             self.changed.notify_all()
+
+    def state(self, timeout_s: float) -> str:
+        """The state for /state: a fresh one if no page was watching (the last may be up to
+        UNWATCHED_INTERVAL_S old), else the latest."""
+        with self.changed:
+            fresh = not self.watched()
+            self.asked = time.monotonic()
+            seen = self.version
+        if not fresh:
+            return self.text
+        self.wake.set()
+        return self.wait(seen, timeout_s)[1] or self.text
+
+    def open_stream(self) -> None:
+        with self.changed:
+            self.streams += 1
+        self.wake.set()  # the page's first state is the latest; a fresh one follows at once
+
+    def close_stream(self) -> None:
+        with self.changed:
+            self.streams -= 1
 
     def wait(self, seen: int, timeout_s: float) -> tuple[int, str | None]:
         """The state after version `seen`, once there is one (None after `timeout_s`)."""

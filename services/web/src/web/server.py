@@ -15,6 +15,7 @@ from web.feed import Feed
 
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE_S = 15.0  # a comment line this often finds streams whose page has gone
+STATE_WAIT_S = 15.0  # /state waits this long at most for a fresh state (a step's worst case)
 
 
 class Server(ThreadingHTTPServer):
@@ -33,7 +34,8 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/events":
             self._events()
         elif path == "/state":
-            self._send(HTTPStatus.OK, "application/json", self.server.feed.text.encode())
+            state = self.server.feed.state(STATE_WAIT_S)
+            self._send(HTTPStatus.OK, "application/json", state.encode())
         elif path == "/healthz":
             self._send(HTTPStatus.OK, "text/plain", b"ok\n")
         else:
@@ -62,6 +64,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         seen = -1
+        self.server.feed.open_stream()
         try:
             while True:
                 seen, text = self.server.feed.wait(seen, KEEPALIVE_S)
@@ -70,6 +73,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             return  # the page was closed or reloaded
+        finally:
+            self.server.feed.close_stream()
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # one line per request would drown the playground's own logs
