@@ -115,6 +115,15 @@ def test_the_wire_format_is_the_seeds_json_byte_for_byte() -> None:
     assert Transaction.from_json(GOLDEN_BYTES) == GOLDEN
 
 
+def test_every_character_is_written_as_the_standard_library_writes_it() -> None:
+    # Every code point, lone surrogates included, 128 to a transaction (ASCII on its own): to_json's
+    # fast encoder must hand each one it would write differently to json.
+    for start in range(0, 0x110000, 128):
+        text = "".join(map(chr, range(start, start + 128)))
+        t = replace(GOLDEN, payer=text, merchant=text[::-1])
+        assert t.to_json() == json.dumps(vars(t), separators=(",", ":")).encode(), hex(start)
+
+
 @pytest.mark.parametrize(
     "raw",
     [

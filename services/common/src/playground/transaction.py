@@ -45,6 +45,19 @@ class Transaction:
         return self.account_id.encode()
 
     def to_json(self) -> bytes:
+        """The wire form: what `json.dumps(vars(self), separators=(",", ":"))` writes, byte for
+        byte (non-ASCII escaped as \\uXXXX).
+
+        msgspec writes it six times faster, and the same bytes wherever its output is ASCII
+        without DEL: it writes other characters as UTF-8 (and DEL raw) where json escapes them,
+        and refuses lone surrogates. Those rare transactions go through json itself.
+        """
+        try:
+            raw = _ENCODER.encode(self)
+            if raw.isascii() and b"\x7f" not in raw:
+                return raw
+        except UnicodeEncodeError:
+            pass
         # vars(), not asdict(): every field is a str, so asdict's deep copy is pure cost.
         return json.dumps(vars(self), separators=(",", ":")).encode()
 
@@ -111,6 +124,7 @@ class Transaction:
 # Computed once: dataclasses.fields() on every decode was a tenth of the consumer's time.
 FIELD_NAMES = tuple(f.name for f in fields(Transaction))
 _DECODER = msgspec.json.Decoder(Transaction)
+_ENCODER = msgspec.json.Encoder()
 
 
 class TransactionFactory:
