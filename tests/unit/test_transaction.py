@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,9 +28,22 @@ def test_generated_transactions_are_valid_and_unique() -> None:
         assert t.currency in CURRENCIES
         assert re.fullmatch(r"\d{4}", t.card_last4)
         assert t.created_at.endswith("+00:00")
+        assert uuid.UUID(t.transaction_id).version == 4
+        assert str(uuid.UUID(t.transaction_id)) == t.transaction_id
     assert len({t.transaction_id for t in batch}) == 500
     # The key spreads over many accounts, so it spreads over the partitions.
     assert len({t.key for t in batch}) > 300
+
+
+def test_created_at_is_when_the_transaction_was_made() -> None:
+    make, seen = TransactionFactory(), set[str]()
+    deadline = time.monotonic() + 5
+    while len(seen) < 3 and time.monotonic() < deadline:  # over a few milliseconds
+        before = datetime.now(UTC).isoformat(timespec="milliseconds")
+        created_at = make().created_at
+        assert before <= created_at <= datetime.now(UTC).isoformat(timespec="milliseconds")
+        seen.add(created_at)
+    assert len(seen) == 3
 
 
 def test_a_seed_gives_the_same_sequence_but_for_the_timestamps() -> None:
