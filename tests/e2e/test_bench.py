@@ -72,6 +72,7 @@ def test_the_bench_smoke_writes_results_and_plots(
     assert results["consumer"]["kafka_tool_msgs_s"] > 0
     assert results["producer"]["messages"] == 3000
     assert results["producer"]["kafka_tool_msgs_s"] > 0
+    assert results["producer"]["ours_cpu_us_per_msg"] > 0
     assert len(results["latency"]["runs"]) == 4
     assert all(0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] for r in results["latency"]["runs"])
     assert results["latency"]["kafka_tool"]["p99_ms"] >= 0

@@ -20,27 +20,34 @@ BROKER_DOWN = KafkaError(KafkaError._MSG_TIMED_OUT, "timed out")
 
 class Acknowledging:
     """confluent_kafka.Producer as far as delivery reports go: each `produce` is acknowledged
-    at once, at the next offset of partitions 0, 1, 2 in turn, or fails if `fail` says so."""
+    at once, at the next offset of partitions 0, 1, 2 in turn, or fails if `fail` says so; as
+    librdkafka does, the reports are served by poll() and flush() only."""
 
     fail: Callable[[int], bool] = staticmethod(lambda n: False)
 
     def __init__(self, config: object) -> None:
         self.produced = 0
+        self.reports: list[Callable[[], None]] = []
 
     def produce(
         self, topic: str, *, on_delivery: Callable[..., None], value: bytes, **_: Any
     ) -> None:
         n, self.produced = self.produced, self.produced + 1
         message = Message(topic=topic, partition=n % 3, offset=n // 3, value=value)
-        on_delivery(BROKER_DOWN if self.fail(n) else None, message)
+        error = BROKER_DOWN if self.fail(n) else None
+        self.reports.append(lambda: on_delivery(error, message))
 
     def __len__(self) -> int:
-        return 0  # each produce is acknowledged at once: nothing waits
+        return len(self.reports)
 
     def poll(self, timeout: float) -> int:
-        return 0
+        served, self.reports = self.reports, []
+        for report in served:
+            report()
+        return len(served)
 
     def flush(self, timeout: float) -> int:
+        self.poll(timeout)
         return 0
 
 
@@ -74,12 +81,19 @@ def test_above_the_rate_one_summary_says_how_many_and_where(
     assert events[0].offsets == {0: [0, 3], 1: [0, 2], 2: [0, 2]}
 
 
-def test_a_summary_every_interval(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("serve_every", "summaries"), [(1, [(1, 1), (1, 2), (1, 3), (1, 4)]), (2, [(2, 2), (2, 4)])]
+)
+def test_a_summary_every_interval_once_the_reports_are_served(
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    serve_every: int,
+    summaries: list[tuple[int, int]],
 ) -> None:
-    monkeypatch.setattr(producer.publisher, "SUMMARY_S", 0.0)  # every delivery closes a window
+    monkeypatch.setattr(producer.publisher, "SUMMARY_S", 0.0)  # every serving closes a window
+    monkeypatch.setattr(producer.publisher, "SERVE_EVERY", serve_every)
     events = send(4, caplog, log_each=False)
-    assert [(e.count, e.sent) for e in events] == [(1, 1), (1, 2), (1, 3), (1, 4)]
+    assert [(e.count, e.sent) for e in events] == summaries
 
 
 def test_above_the_rate_each_failure_is_still_logged_with_its_transaction(

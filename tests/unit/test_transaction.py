@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,9 +28,22 @@ def test_generated_transactions_are_valid_and_unique() -> None:
         assert t.currency in CURRENCIES
         assert re.fullmatch(r"\d{4}", t.card_last4)
         assert t.created_at.endswith("+00:00")
+        assert uuid.UUID(t.transaction_id).version == 4
+        assert str(uuid.UUID(t.transaction_id)) == t.transaction_id
     assert len({t.transaction_id for t in batch}) == 500
     # The key spreads over many accounts, so it spreads over the partitions.
     assert len({t.key for t in batch}) > 300
+
+
+def test_created_at_is_when_the_transaction_was_made() -> None:
+    make, seen = TransactionFactory(), set[str]()
+    deadline = time.monotonic() + 5
+    while len(seen) < 3 and time.monotonic() < deadline:  # over a few milliseconds
+        before = datetime.now(UTC).isoformat(timespec="milliseconds")
+        created_at = make().created_at
+        assert before <= created_at <= datetime.now(UTC).isoformat(timespec="milliseconds")
+        seen.add(created_at)
+    assert len(seen) == 3
 
 
 def test_a_seed_gives_the_same_sequence_but_for_the_timestamps() -> None:
@@ -129,6 +145,15 @@ GOLDEN_BYTES = (
 def test_the_wire_format_is_the_seeds_json_byte_for_byte() -> None:
     assert GOLDEN.to_json() == GOLDEN_BYTES
     assert Transaction.from_json(GOLDEN_BYTES) == GOLDEN
+
+
+def test_every_character_is_written_as_the_standard_library_writes_it() -> None:
+    # Every code point, lone surrogates included, 128 to a transaction (ASCII on its own): to_json's
+    # fast encoder must hand each one it would write differently to json.
+    for start in range(0, 0x110000, 128):
+        text = "".join(map(chr, range(start, start + 128)))
+        t = replace(GOLDEN, payer=text, merchant=text[::-1])
+        assert t.to_json() == json.dumps(vars(t), separators=(",", ":")).encode(), hex(start)
 
 
 @pytest.mark.parametrize(

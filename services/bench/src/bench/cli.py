@@ -38,15 +38,7 @@ SECTIONS = (
 @click.command()
 @host_option("KAFKA_BOOTSTRAP_SERVERS", "The playground's broker, from the host.")
 @host_option("COMPOSE_PROJECT_NAME", "The Compose project whose broker, network and images to use.")
-@click.option(
-    "--app-image",
-    envvar="APP_IMAGE",
-    # As Compose sees it: the image `make images` builds and `make play` runs is the one .env
-    # names (a worktree's own tag, say), not always :latest.
-    default=lambda: host.setting("APP_IMAGE") or "kafka-playground/app:latest",
-    show_default="APP_IMAGE in .env, else kafka-playground/app:latest",
-    help="The image our services run from (`make images` builds it).",
-)
+@host_option("APP_IMAGE", "The image our services run from (`make images` builds it).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -41,6 +41,12 @@ HOST_OPTIONS: dict[str, tuple[str, Callable[[], str], str]] = {
         lambda: host.setting("COMPOSE_PROJECT_NAME") or "kafka-playground",
         "COMPOSE_PROJECT_NAME in .env, else kafka-playground",
     ),
+    # The image `make images` builds (the environment, then .env) is the one the bench runs.
+    "APP_IMAGE": (
+        "--app-image",
+        lambda: host.setting("APP_IMAGE") or "kafka-playground/app:latest",
+        "APP_IMAGE in .env, else kafka-playground/app:latest",
+    ),
     "TOPIC": (
         "--topic",
         lambda: host.setting("TOPIC") or "transactions",

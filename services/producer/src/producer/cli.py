@@ -59,6 +59,7 @@ def main(interval_s: float | None, count: int | None, seed: int | None) -> None:
             "topic": config.kafka.topic,
         },
     )
+    cpu_started = time.process_time()  # every thread's: ours and librdkafka's
     with Publisher(
         producer_config(config.kafka, config.client_id),
         config.kafka.topic,
@@ -81,7 +82,12 @@ def main(interval_s: float | None, count: int | None, seed: int | None) -> None:
         "🛑 Producer stopped: %d sent, %d failed",
         out.sent,
         out.failed + left,
-        extra={"event": "producer_stopped", "sent": out.sent, "failed": out.failed + left},
+        extra={
+            "event": "producer_stopped",
+            "sent": out.sent,
+            "failed": out.failed + left,
+            "cpu_s": round(time.process_time() - cpu_started, 3),
+        },
     )
     if out.failed or left:
         raise SystemExit(1)
