@@ -78,8 +78,11 @@ provision: images ## Start the broker and create the topic only
 down: ## Stop and remove the containers (the broker's data volume stays)
 	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down
 
+# Twice: the cluster's files name only the three cluster volumes (its node 1 has its own), so
+# the single broker's volume goes with compose.yaml alone.
 clean: ## Stop everything and delete the broker's data
 	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down -v
+	COMPOSE_FILE=compose.yaml $(COMPOSE) $(ALL_PROFILES) down -v
 
 # pytest exits 5 when it collected no test: for us that is a failure, not a pass.
 define pytest
