@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from confluent_kafka.admin import AdminClient
 
 from playground import groups
+from playground.groups import Admin
 from playground.host import service_container, wait_until
 from playground.records import Position, positions, records
 
@@ -38,7 +38,7 @@ class Stack:
     brokers: int = 1  # 3: compose.cluster.yaml laid over compose.yaml
     other_ports: list[int] = field(default_factory=list)  # kafka-2's and kafka-3's
     env: dict[str, str] = field(default_factory=dict)
-    _retired: list[AdminClient] = field(default_factory=list)
+    _retired: list[Admin] = field(default_factory=list)
 
     # ---- Compose ----
     def compose(
@@ -169,10 +169,10 @@ class Stack:
 
     # ---- The broker ----
     @cached_property
-    def admin(self) -> AdminClient:
+    def admin(self) -> Admin:
         # Kept for the stack's lifetime: an AdminClient destroyed while a request is pending
         # leaves that request's future waiting forever.
-        return AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        return Admin({"bootstrap.servers": self.bootstrap_servers})
 
     def reconnect(self) -> None:
         """Use a new AdminClient from now on: librdkafka's old one may never reach a group
@@ -181,7 +181,7 @@ class Stack:
             self._retired.append(self.__dict__.pop("admin"))
 
     def committed(self, group: str) -> dict[int, int]:
-        return groups.committed(self.admin, group, timeout_s=ADMIN_TIMEOUT_S)
+        return groups.committed(self.admin, group, self.env["TOPIC"], ADMIN_TIMEOUT_S)
 
     def end_offsets(self, topic: str, partitions: Iterable[int] = range(3)) -> dict[int, int]:
         return groups.end_offsets(self.admin, topic, partitions, ADMIN_TIMEOUT_S)

@@ -24,7 +24,7 @@ from typing import Any
 
 import docker
 import pytest
-from confluent_kafka import Consumer, TopicCollection
+from confluent_kafka import Consumer, ElectionType, TopicCollection, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     ConfigResource,
@@ -35,6 +35,7 @@ from chaos.cli import table
 from chaos.drills import Drills
 from chaos.playground import Playground
 from playground import host
+from playground.groups import Admin
 from playground.host import wait_until
 from playground.kafka import admin_config, consumer_config
 from tests.e2e.conftest import BROKERS
@@ -107,6 +108,76 @@ def test_both_profiles_process_everything_on_three_brokers(stack: Stack) -> None
         wait_committed_to_end(stack, stack.env[group])
 
 
+def offsets_partition(stack: Stack, group: str) -> int:
+    """The partition of __consumer_offsets whose leader coordinates `group`: Kafka's
+    abs(group.hashCode()) % partitions, with Java's String.hashCode."""
+    code = 0
+    for unit in group.encode("utf-16-be").hex(" ", 2).split():
+        code = (31 * code + int(unit, 16)) & 0xFFFFFFFF
+    described = stack.admin.describe_topics(TopicCollection(["__consumer_offsets"]))
+    count = len(described["__consumer_offsets"].result(timeout=ADMIN_TIMEOUT_S).partitions)
+    return (code & 0x7FFFFFFF) % count
+
+
+def leader(stack: Stack, topic: str, partition: int) -> int:
+    described = stack.admin.describe_topics(TopicCollection([topic]))
+    return int(described[topic].result(timeout=ADMIN_TIMEOUT_S).partitions[partition].leader.id)
+
+
+def test_committed_offsets_are_read_while_the_group_coordinator_moves(stack: Stack) -> None:
+    """The coordinator that moved answers NOT_COORDINATOR to a client that still has it
+    cached: librdkafka's admin ListConsumerGroupOffsets then dies of SIGSEGV (librdkafka#5040),
+    which took CI's pytest down once. The playground's reads must survive it."""
+    group = stack.env["BRAVO_GROUP_ID"]
+    stack.up("fanout", PRODUCER_COUNT=str(SENT), PRODUCER_INTERVAL_S="0.02")
+    stack.wait_sent(SENT)
+    wait_committed_to_end(stack, group)  # the client now has the coordinator cached
+    expected = stack.committed(group)
+
+    partition = offsets_partition(stack, group)
+    old = leader(stack, "__consumer_offsets", partition)
+    new = next(b for b in (1, 2, 3) if b != old)
+    plan = json.dumps(
+        {
+            "version": 1,
+            "partitions": [
+                {
+                    "topic": "__consumer_offsets",
+                    "partition": partition,
+                    "replicas": [new, *(b for b in (1, 2, 3) if b not in (new, old)), old],
+                }
+            ],
+        }
+    )
+    command = (
+        f"echo '{plan}' > /tmp/move.json && kafka-run-class.sh "
+        "org.apache.kafka.tools.reassign.ReassignPartitionsCommand "
+        "--bootstrap-server kafka:19092 --reassignment-json-file /tmp/move.json"
+    )
+    kafka = stack.container("kafka")
+    done = kafka.exec_run(["bash", "-c", f"{command} --execute"])
+    assert done.exit_code == 0, done.output.decode()
+
+    def reassigned() -> bool:
+        verified = kafka.exec_run(["bash", "-c", f"{command} --verify"])
+        return "is completed" in verified.output.decode()
+
+    wait_until(reassigned, 60, "the reassignment to complete")
+    elected = stack.admin.elect_leaders(
+        ElectionType.PREFERRED, [TopicPartition("__consumer_offsets", partition)]
+    )
+    elected.result(timeout=ADMIN_TIMEOUT_S)
+    wait_until(
+        lambda: leader(stack, "__consumer_offsets", partition) == new,
+        60,
+        f"broker {new} to lead __consumer_offsets-{partition}",
+    )
+
+    assert stack.committed(group) == expected
+    found = stack.admin.describe_consumer_groups([group])[group].result(timeout=ADMIN_TIMEOUT_S)
+    assert found.coordinator.id == new
+
+
 @pytest.mark.timeout(900)
 def test_broker_drills_lose_nothing_and_repeat_at_most_a_batch_per_member(
     stack: Stack, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
@@ -120,7 +191,7 @@ def test_broker_drills_lose_nothing_and_repeat_at_most_a_batch_per_member(
         stack.project,
         client,
         topic,
-        lambda: AdminClient(admin_config(kafka, "e2e-cluster-drills")),
+        lambda: Admin(admin_config(kafka, "e2e-cluster-drills")),
         lambda: Consumer(consumer_config(kafka, "e2e-read-back", "e2e-read-back")),
     )
     wait_until(lambda: len(playground.members()) == 4, 60, "the four consumers to run")

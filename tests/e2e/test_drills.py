@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import docker
 import pytest
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
 from chaos.cli import table
@@ -17,6 +16,7 @@ from chaos.drills import Drills
 from chaos.playground import Playground
 from consumer.checkpoint import UNCONFIRMED_MAX
 from playground import host
+from playground.groups import Admin
 from playground.kafka import admin_config
 from tests.e2e.stack import DRILL_BATCH, Stack
 
@@ -39,7 +39,7 @@ def test_four_faults_lose_nothing_and_repeat_at_most_the_batches_in_flight(
         client,
         topic,
         # admin_config: librdkafka's complaints while the broker restarts go to logging.
-        lambda: AdminClient(admin_config(kafka, "e2e-drills")),
+        lambda: Admin(admin_config(kafka, "e2e-drills")),
     )
 
     report = Drills(playground).run(count=SENT, interval_s=0.003, faults="consumers")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import docker
 import pytest
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
 from chaos.cli import outputs_table, table
@@ -22,6 +21,7 @@ from chaos.drills import Drills
 from chaos.playground import Playground
 from consumer.checkpoint import UNCONFIRMED_MAX
 from playground import host
+from playground.groups import Admin
 from playground.kafka import admin_config, consumer_config
 from tests.e2e.stack import DRILL_BATCH, Stack
 
@@ -51,7 +51,7 @@ def test_exactly_once_outputs_each_input_once_through_kills_and_a_broker_restart
         stack.project,
         client,
         topic,
-        lambda: AdminClient(admin_config(kafka, "e2e-eos-drills")),
+        lambda: Admin(admin_config(kafka, "e2e-eos-drills")),
         reader,
     )
 

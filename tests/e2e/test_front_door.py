@@ -22,9 +22,9 @@ from pathlib import Path
 import docker
 import pexpect
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from playground import groups
+from playground.groups import Admin
 from playground.host import wait_until
 from playground.records import positions, records
 from tests.e2e.conftest import free_port
@@ -204,8 +204,9 @@ def test_ctrl_c_stops_make_play_gracefully_and_never_the_docker_engine(
             ):
                 last[partition] = max(last.get(partition, -1), offset)
         assert last, f"{service} processed nothing"
-        admin = AdminClient({"bootstrap.servers": f"localhost:{port}"})
-        assert groups.committed(admin, group) == {p: o + 1 for p, o in last.items()}
+        admin = Admin({"bootstrap.servers": f"localhost:{port}"})
+        committed = groups.committed(admin, group, "transactions")  # compose.yaml's TOPIC
+        assert committed == {p: o + 1 for p, o in last.items()}
 
     # Again, then close the window instead: the engine survives that too.
     again = Terminal("make play", env)

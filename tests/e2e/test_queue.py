@@ -15,13 +15,13 @@ from typing import Any
 
 import docker
 import pytest
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 
 from chaos.cli import table
 from chaos.drills import Drills
 from chaos.playground import Playground
 from playground import host
+from playground.groups import Admin
 from playground.host import wait_until
 from playground.kafka import admin_config
 from playground.transaction import TransactionFactory
@@ -63,7 +63,7 @@ def test_three_kills_and_a_broker_restart_lose_nothing_and_repeat_only_redeliver
     client = docker.from_env()
     request.addfinalizer(client.close)
     playground = Playground(
-        stack.project, client, topic, lambda: AdminClient(admin_config(kafka, "e2e-queue"))
+        stack.project, client, topic, lambda: Admin(admin_config(kafka, "e2e-queue"))
     )
 
     report = Drills(playground).run(count=SENT, interval_s=0.003)

@@ -134,7 +134,7 @@ class CapturedAdmin:
 def captured(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     CapturedAdmin.configs = []
     for module in (watch.cli, chaos.cli):
-        monkeypatch.setattr(module, "AdminClient", CapturedAdmin)
+        monkeypatch.setattr(module, "Admin", CapturedAdmin)
     monkeypatch.setattr("bench.lab.AdminClient", CapturedAdmin)
     return CapturedAdmin.configs
 
@@ -166,7 +166,7 @@ def test_watch_without_a_broker_says_so_in_one_line(
 
             return unanswered
 
-    monkeypatch.setattr(watch.cli, "AdminClient", Silent)
+    monkeypatch.setattr(watch.cli, "Admin", Silent)
     result = CliRunner().invoke(watch.cli.main, ["--once"])
     assert result.exit_code == 1
     assert result.output == (

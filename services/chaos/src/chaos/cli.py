@@ -16,6 +16,7 @@ from chaos.drills import FAULTS, Check, Drills, Report
 from chaos.playground import Playground, PlaygroundError
 from playground import host, ledgerfeed
 from playground.cli import host_option
+from playground.groups import Admin
 from playground.host import TimedOut
 from playground.kafka import ClientConfig, admin_config, consumer_config
 
@@ -76,8 +77,8 @@ def main(
     except DockerException as exc:
         raise click.ClickException(f"cannot reach Docker: {exc}") from None
 
-    def connect() -> AdminClient:
-        return AdminClient(admin_config(kafka, "playground-chaos"))
+    def connect() -> Admin:
+        return Admin(admin_config(kafka, "playground-chaos"))
 
     def reader(isolation: str = "read_committed") -> Consumer:
         return Consumer(

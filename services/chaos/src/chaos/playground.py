@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from consumer.deadletter import header_list, text
 from consumer.settings import ConsumerSettings
 from consumer.settings import read as read_consumer_settings
 from playground import groups, replica
-from playground.groups import Group
+from playground.groups import Admin, Group
 from playground.host import Container, MissingContainer, environment, service_container
 from playground.records import Position
 from playground.settings import load, processed_topic
@@ -67,7 +66,7 @@ class Playground:
         project: str,
         docker: Any,
         topic: str,
-        connect: Callable[[], AdminClient],
+        connect: Callable[[], Admin],
         reader: Callable[..., Consumer] | None = None,
     ) -> None:
         self.project = project
@@ -77,11 +76,11 @@ class Playground:
         # A consumer that joins no group: reads the topic back. Called with an isolation level
         # ("read_committed", "read_uncommitted") to read the output topic.
         self._reader = reader
-        self._admin: AdminClient | None = None
-        self._retired: list[AdminClient] = []
+        self._admin: Admin | None = None
+        self._retired: list[Admin] = []
 
     @property
-    def admin(self) -> AdminClient:
+    def admin(self) -> Admin:
         if self._admin is None:
             self._admin = self._connect()
         return self._admin

@@ -5,13 +5,15 @@ What the live view, the drills and the e2e tests ask the broker; none of it join
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import (
+    Consumer,
     ConsumerGroupState,
-    ConsumerGroupTopicPartitions,
     IsolationLevel,
+    KafkaError,
     KafkaException,
     TopicPartition,
 )
@@ -25,7 +27,68 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from playground.kafka import ClientConfig
+
 TIMEOUT_S = 10
+# The errors of a group coordinator that moved, or is still loading the group: asked again.
+COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+}
+RETRY_S = 0.2
+
+
+class Admin(AdminClient):
+    """The admin client, reading groups' committed offsets as a consumer does.
+
+    Not with the admin API's ListConsumerGroupOffsets: when the coordinator a client has cached
+    answers NOT_COORDINATOR (the group's coordinator moved: a broker restarted, or lost the
+    leadership of the group's partition of __consumer_offsets), librdkafka asks its own
+    consumer group handle to look the coordinator up again, and an admin client has none: the
+    process dies of SIGSEGV (librdkafka#5040, open; it took CI's pytest down on the cluster).
+    A consumer has one, so each group's offsets are read by a consumer with that group id that
+    never subscribes: it fetches offsets (OffsetFetch), and neither joins nor commits."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        super().__init__(config)
+        self._config = dict(config)
+        self._readers: dict[str, Consumer] = {}  # group id -> its offsets' reader, kept
+
+    def committed(
+        self, group_id: str, wanted: list[TopicPartition], timeout_s: float
+    ) -> list[TopicPartition]:
+        """The group's committed offsets of `wanted`. A coordinator that moved answers
+        NOT_COORDINATOR once; the consumer then looks the new one up, and is asked again."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                found = self._reader(group_id).committed(
+                    wanted, timeout=max(deadline - time.monotonic(), 0.1)
+                )
+                errors = [tp.error for tp in found if tp.error is not None]
+                if errors:
+                    raise KafkaException(errors[0])
+                return list(found)
+            except KafkaException as exc:
+                if exc.args[0].code() not in COORDINATOR_MOVING or time.monotonic() > deadline:
+                    raise
+            time.sleep(RETRY_S)  # the lookup of the new coordinator is under way
+
+    def _reader(self, group_id: str) -> Consumer:
+        if group_id not in self._readers:
+            self._readers[group_id] = Consumer(
+                {
+                    **self._config,
+                    "group.id": group_id,
+                    "enable.auto.commit": False,
+                    # The offsets committed, not those of a transaction still open, as the admin
+                    # API reads them: read_committed would wait for that transaction to end.
+                    "isolation.level": "read_uncommitted",
+                }
+            )
+        return self._readers[group_id]
+
 
 # Kafka's own names for a group's states (`kafka-consumer-groups.sh --describe --state`), not
 # the client's enum names (PREPARING_REBALANCING). confluent-kafka 2.16's enum has no KIP-848
@@ -83,13 +146,15 @@ class Group:
 
 
 def describe(
-    admin: AdminClient, group_id: str, topic: str | None = None, timeout_s: float = TIMEOUT_S
+    admin: Admin, group_id: str, topic: str | None = None, timeout_s: float = TIMEOUT_S
 ) -> Group:
-    """The group's state and members, and its committed offsets, of `topic` (or of all)."""
+    """The group's state and members (their partitions of `topic`, or of every topic), and its
+    committed offsets of `topic` (none without one)."""
     description = admin.describe_consumer_groups([group_id], request_timeout=timeout_s)[
         group_id
     ].result(timeout=timeout_s)
-    return group(description, committed(admin, group_id, topic, timeout_s), topic)
+    offsets = committed(admin, group_id, topic, timeout_s) if topic else {}
+    return group(description, offsets, topic)
 
 
 def group(
@@ -123,17 +188,13 @@ def group(
 
 
 def committed(
-    admin: AdminClient, group_id: str, topic: str | None = None, timeout_s: float = TIMEOUT_S
+    admin: Admin, group_id: str, topic: str, timeout_s: float = TIMEOUT_S
 ) -> dict[int, int]:
-    """partition -> the group's committed offset, of `topic` (or of all)."""
-    request = [ConsumerGroupTopicPartitions(group_id)]
-    result = admin.list_consumer_group_offsets(request, request_timeout=timeout_s)
-    found = result[group_id].result(timeout=timeout_s)
-    return {
-        tp.partition: tp.offset
-        for tp in found.topic_partitions or []
-        if topic in (None, tp.topic) and tp.offset >= 0
-    }
+    """partition -> the group's committed offset of `topic`, partitions without one left out;
+    KafkaException if the coordinator does not answer within `timeout_s`."""
+    wanted = [TopicPartition(topic, p) for p in partitions(admin, topic, timeout_s)]
+    found = admin.committed(group_id, wanted, timeout_s)
+    return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
 
 
 def group_ids(admin: AdminClient, timeout_s: float = TIMEOUT_S) -> list[str]:

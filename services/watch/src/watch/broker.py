@@ -6,13 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
-    PartitionMetadata,
-)
+from confluent_kafka.admin import PartitionMetadata  # type: ignore[attr-defined]
 
 from playground import groups
-from playground.groups import Group
+from playground.groups import Admin, Group
 from playground.settings import processed_topic
 from watch.model import (
     BrokerView,
@@ -26,9 +23,9 @@ from watch.model import (
 
 
 class Broker:
-    """Keeps one AdminClient (requests in flight need it alive) for the view's lifetime."""
+    """Keeps one admin client (requests in flight need it alive) for the view's lifetime."""
 
-    def __init__(self, admin: AdminClient, topic: str) -> None:
+    def __init__(self, admin: Admin, topic: str) -> None:
         self.admin = admin
         self.topic = topic
         self.known: set[int] = set()  # every broker seen so far: one missing now is down

@@ -8,13 +8,12 @@ import time
 
 import click
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.live import Live
 
 from playground import host
 from playground.cli import host_option
-from playground.groups import TIMEOUT_S
+from playground.groups import TIMEOUT_S, Admin
 from playground.kafka import admin_config
 from playground.shutdown import StopFlag
 from watch import timeline
@@ -61,7 +60,7 @@ def main(
     if as_json and not once:
         raise click.UsageError("--json goes with --once")
     kafka = host.kafka_settings(bootstrap_servers, topic)
-    admin = AdminClient(admin_config(kafka, "playground-watch"))
+    admin = Admin(admin_config(kafka, "playground-watch"))
     broker = Broker(admin, topic)
     try:
         partitions = [p.partition for p in broker.snapshot(groups).partitions]

@@ -11,6 +11,7 @@ from confluent_kafka.admin import AdminClient
 
 from playground import host
 from playground.cli import host_option
+from playground.groups import Admin
 from playground.kafka import admin_config, consumer_config
 from playground.shutdown import StopFlag
 from watch.broker import Broker
@@ -78,7 +79,7 @@ def main(
         lambda: Consumer(consumer_config(kafka, "playground-web", "playground-web-ledger")), topic
     )
     feed = Feed(
-        connect=lambda: Broker(AdminClient(config), topic),
+        connect=lambda: Broker(Admin(config), topic),
         groups=groups,
         history=lambda: container_events(project),
         interval=interval,
