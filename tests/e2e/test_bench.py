@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import docker
 import pytest
 from click.testing import CliRunner
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -50,6 +51,8 @@ def test_the_bench_smoke_writes_results_and_plots(
     monkeypatch.setenv("COMPOSE_FILE", "compose.yaml")
     monkeypatch.setenv("KAFKA_HOST_PORT", str(stack.host_port))
     monkeypatch.setenv("WEB_PORT", str(stack.web_port))
+    client = docker.from_env()
+    volumes_before = {v.name for v in client.volumes.list()}
     run = CliRunner().invoke(
         main,
         [
@@ -63,6 +66,10 @@ def test_the_bench_smoke_writes_results_and_plots(
         ],
     )
     assert run.exit_code == 0, run.output[-3000:]
+    # Kafka's image declares volumes: each container of it the bench ran goes with its own.
+    left = {v.name for v in client.volumes.list()} - volumes_before
+    client.close()
+    assert not left, f"the bench left {len(left)} volumes behind"
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["machine"]["cores"] >= 1

@@ -14,6 +14,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from docker.errors import ContainerError
 
 from playground import host
 from playground.host import Container, service_container
@@ -94,17 +95,31 @@ class Lab:
         return container
 
     def tool(self, *command: str) -> str:
-        """One of Kafka's own tools, from the broker's image; its output."""
-        out: bytes = self.docker.containers.run(
+        """One of Kafka's own tools, from the broker's image; its output (stdout).
+
+        Removed with its volumes: the image declares three (as apache/kafka does), and the
+        SDK's `remove=True` leaves them behind, three more on the host for every run."""
+        container = self.docker.containers.run(
             self.kafka.image.id,
             command=list(command),
             entrypoint=[],
             network=self.network,
-            remove=True,
-            stdout=True,
-            stderr=False,
+            detach=True,
         )
-        return out.decode()
+        try:
+            status = container.wait()["StatusCode"]
+            out: bytes = container.logs(stdout=True, stderr=False)
+            if status != 0:
+                raise ContainerError(
+                    container,
+                    status,
+                    command,
+                    self.kafka.image.id,
+                    container.logs(stdout=False, stderr=True),
+                )
+            return out.decode()
+        finally:
+            container.remove(v=True, force=True)
 
     def create_times(self, topic: str, count: int) -> dict[tuple[int, int], float]:
         """(partition, offset) -> the record's CreateTime (s), set by the producer at produce()."""
