@@ -6,24 +6,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 
+from playground.host import free_port
 from tests.e2e.stack import PROFILES, Stack
 
 # `make e2e BROKERS=3` runs the suite on the three-broker cluster, in a Compose project of its
 # own (E2E_PROJECT names another), so that a single-broker run can go on beside it.
 BROKERS = int(os.environ.get("BROKERS") or 1)
 CLUSTER_SUFFIX = {1: "", 3: "-cluster"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -25,9 +25,8 @@ import pytest
 
 from playground import groups
 from playground.groups import Admin
-from playground.host import wait_until
+from playground.host import free_port, wait_until
 from playground.records import positions, records
-from tests.e2e.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_PID = Path("/var/run/docker.pid")

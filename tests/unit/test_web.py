@@ -165,13 +165,11 @@ def running() -> Iterator[tuple[Feed, CountingBroker]]:
     """A feed stepping every 50 ms while watched, in its own thread, on a counting broker."""
     broker = CountingBroker()
     feed = Feed(cast(Any, lambda: broker), (), lambda: [], interval=0.05, where="test")
-    stop = threading.Event()
-    thread = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    thread = threading.Thread(target=feed.run, daemon=True)
     thread.start()
     yield feed, broker
-    stop.set()
-    feed.wake.set()
-    thread.join(5)
+    feed.stop()
+    thread.join(1)
     assert not thread.is_alive(), "the feed did not stop when told"
 
 

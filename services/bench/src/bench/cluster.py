@@ -7,7 +7,6 @@ so the playground's own broker is left as it was."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,16 +58,10 @@ def _throughput(lab: Lab, sizes: Sizes, say: Say) -> dict[str, Any]:
     return {"replication_factor": lab.replication, "producer": produced, "consumer": consumed}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def three_brokers(project: str) -> Iterator[str]:
     """A three-broker cluster in a Compose project of its own; its bootstrap from the host."""
-    ports = [free_port() for _ in BROKERS]
+    ports = [host.free_port() for _ in BROKERS]
     env = {
         **os.environ,
         "COMPOSE_PROJECT_NAME": project,

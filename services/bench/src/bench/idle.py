@@ -27,10 +27,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.cluster import free_port
 from bench.lab import Lab, cpu_seconds
 from bench.measure import Say, Sizes
-from playground.host import LogReader, service_container, wait_until
+from playground.host import LogReader, free_port, service_container, wait_until
 
 CONSUMERS = ("consumer-bravo", "consumer-zulu")
 

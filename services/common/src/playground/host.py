@@ -9,6 +9,7 @@ Docker client for this module to load.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,6 +30,13 @@ DEFAULT_HOST_PORT = "9092"
 # compose.cluster.yaml's other brokers and the host ports it publishes them on by default.
 CLUSTER_FILE = "compose.cluster.yaml"
 CLUSTER_HOST_PORTS = {"KAFKA_HOST_PORT_2": "9093", "KAFKA_HOST_PORT_3": "9094"}
+
+
+def free_port() -> int:
+    """A host port nobody listens on now: for a second playground's published ports."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # ---- waiting ----

@@ -29,3 +29,7 @@ class StopFlag:
 
     def is_set(self) -> bool:
         return self._event.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until set or `timeout_s` passed; whether it is set."""
+        return self._event.wait(timeout_s)

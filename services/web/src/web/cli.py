@@ -91,14 +91,12 @@ def main(
         server = Server((bind, port), feed)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {bind}:{port}: {exc.strerror}") from None
-    stop = threading.Event()
-    threading.Thread(target=feed.run, args=(stop,), name="feed", daemon=True).start()
+    threading.Thread(target=feed.run, name="feed", daemon=True).start()
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     log.info("Serving the playground's groups on http://%s:%d (topic %s)", bind, port, topic)
     flag = StopFlag().install()
-    while not flag.is_set():
-        stop.wait(0.2)
-    stop.set()
-    feed.wake.set()
+    while not flag.wait(0.2):  # in short waits: the signal's handler runs between them
+        pass
+    feed.stop()
     server.shutdown()
     server.server_close()

@@ -183,19 +183,25 @@ class Feed:
         self.streams = 0  # pages holding /events open
         self.asked = -WATCHED_FOR_S  # when /state was last asked for (monotonic)
         self.wake = threading.Event()  # a page opened: step now, not at the unwatched pace
+        self._stopped = threading.Event()
 
     def watched(self) -> bool:
         return self.streams > 0 or time.monotonic() - self.asked < WATCHED_FOR_S
 
-    def run(self, stop: threading.Event) -> None:
-        """Step every `interval` while a page watches, every UNWATCHED_INTERVAL_S otherwise;
-        set `wake` as well as `stop` to stop it at once."""
-        while not stop.is_set():
+    def run(self) -> None:
+        """Step every `interval` while a page watches, every UNWATCHED_INTERVAL_S otherwise,
+        until stop()."""
+        while not self._stopped.is_set():
             started = time.monotonic()
             self.wake.clear()  # before the step: a page opening during it gets the next one
             self.tick()
             pause = self.interval if self.watched() else max(self.interval, UNWATCHED_INTERVAL_S)
             self.wake.wait(max(pause - (time.monotonic() - started), 0.05))
+
+    def stop(self) -> None:
+        """End run() now, not after its pause (up to UNWATCHED_INTERVAL_S)."""
+        self._stopped.set()
+        self.wake.set()
 
     def tick(self) -> None:
         try:
