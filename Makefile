@@ -84,10 +84,15 @@ clean: ## Stop everything and delete the broker's data
 	COMPOSE_FILE=$(CLUSTER_FILES) $(COMPOSE) $(ALL_PROFILES) down -v
 	COMPOSE_FILE=compose.yaml $(COMPOSE) $(ALL_PROFILES) down -v
 
-# pytest exits 5 when it collected no test: for us that is a failure, not a pass.
+# pytest exits 5 when it collected no test: for us that is a failure, not a pass. Above 128 a
+# signal killed it, with no traceback if native code crashed in a thread of librdkafka's own
+# (they block signals, so no handler runs): say so rather than leave a bare exit code.
 define pytest
 	@set +e; $(UV) run --locked pytest $(1); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; \
+	if [ $$rc -gt 128 ]; then echo "error: pytest was killed by signal $$((rc - 128))$$( \
+	  [ $$rc -eq 139 ] && echo ' (SIGSEGV: a crash in native code, such as librdkafka)')" >&2; fi; \
+	exit $$rc
 endef
 
 test: images ## Unit and end-to-end tests (real Kafka in Docker)
