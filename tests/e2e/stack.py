@@ -100,6 +100,15 @@ class Stack:
         }
         self.up(*profiles, scale=None, **drill_env, **extra_env)
 
+    def stop_brokers(self) -> None:
+        """Every broker stopped (in parallel): Kafka away, on a cluster as on one broker."""
+        self.compose("stop", "-t", "30", *self.brokers_services)
+
+    def start_brokers(self) -> None:
+        """Every broker started again and healthy; then a new admin client (see reconnect)."""
+        self.compose("up", "-d", "--wait", *self.brokers_services)
+        self.reconnect()
+
     def remove_services(self) -> None:
         """Stop and remove everything but the broker, which the tests share."""
         self.compose(
@@ -178,7 +187,9 @@ class Stack:
         """Use a new AdminClient from now on: librdkafka's old one may never reach a group
         coordinator again after a broker restart. The old one is kept, not destroyed."""
         if "admin" in self.__dict__:
-            self._retired.append(self.__dict__.pop("admin"))
+            retired = self.__dict__.pop("admin")
+            retired.close_readers()
+            self._retired.append(retired)
 
     def committed(self, group: str) -> dict[int, int]:
         return groups.committed(self.admin, group, self.env["TOPIC"], ADMIN_TIMEOUT_S)

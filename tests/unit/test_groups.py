@@ -110,3 +110,12 @@ def test_a_coordinator_that_never_settles_is_given_up_on_at_the_deadline(
         admin.committed("g", WANTED, 0.2)
     assert raised.value.args[0].code() == KafkaError.NOT_COORDINATOR
     assert 2 <= reader.asked <= 0.2 / 0.01 + 2  # asked again, every RETRY_S, until the deadline
+
+
+def test_a_retired_admin_closes_its_readers_and_a_read_after_gets_a_new_one(admin: Admin) -> None:
+    first = admin._reader("g")
+    admin.close_readers()
+    with pytest.raises(RuntimeError):  # confluent-kafka's answer on a closed consumer
+        first.assignment()
+    assert admin._reader("g") is not first
+    admin.close_readers()

@@ -13,7 +13,8 @@ The "transactions" drill compares the processing guarantees: kill -9 one member 
 three times (an exactly-once one while a transaction is open on the output topic), restart the
 broker, drain; then read the output topic back read_committed and balance each group's outputs
 against the stream: lost (an input with no output) must be 0; duplicates (an input with more
-than one) must be 0 for an exactly-once group, and are counted for an at-least-once one.
+than one) must be 0 for an exactly-once group, and are counted for an at-least-once one. Any
+other drill with a member running exactly-once (a cluster's broker faults) ends the same way.
 A share group (the queue profile) has no offsets to commit and no partitions to lose: its drill
 kills a member three times, restarts the broker and restarts every member gracefully. A record is
 handled when a member accepts or rejects it (`record_acknowledged`); a record handled again
@@ -246,7 +247,9 @@ class Drills:
             self._checkpoint("drained", {})
             if faults == "brokers":
                 self._read_back()
-            if faults == "transactions":
+            # With a member running exactly-once, every drill (a cluster's broker faults too)
+            # ends by balancing the outputs: exactly-once is a promise about them.
+            if faults == "transactions" or any(m.settings.exactly_once for m in self.members):
                 self._read_outputs()
         finally:
             self.stream.remove(force=True)

@@ -90,6 +90,7 @@ class Playground:
         group coordinator again (its requests time out). The old one is kept, not destroyed:
         destroying a client with requests in flight can block."""
         if self._admin is not None:
+            self._admin.close_readers()
             self._retired.append(self._admin)
         self._admin = None
 

@@ -75,6 +75,14 @@ class Admin(AdminClient):
                     raise
             time.sleep(RETRY_S)  # the lookup of the new coordinator is under way
 
+    def close_readers(self) -> None:
+        """Close the offsets' readers, for an admin client retired but kept alive (its own
+        requests in flight need it): each reader has its threads and connections to every
+        broker. Nothing of theirs is in flight once committed() has returned."""
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+
     def _reader(self, group_id: str) -> Consumer:
         if group_id not in self._readers:
             self._readers[group_id] = Consumer(
