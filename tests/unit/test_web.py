@@ -34,6 +34,7 @@ from web.feed import (
     page_state,
     remember_lags,
 )
+from web.server import Server
 
 ENDS = {0: 10, 1: 10, 2: 10}
 
@@ -197,3 +198,22 @@ def test_state_asked_with_no_page_open_is_fresh_and_counts_as_watching(
     assert state["updated"] > first
     assert feed.watched()
     wait_until(lambda: broker.asked >= 5, 5, "a step every interval after /state")
+
+
+@pytest.mark.parametrize("gone", [BrokenPipeError, ConnectionResetError])
+def test_a_client_gone_before_its_answer_leaves_no_traceback(
+    gone: type[OSError], capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed = Feed(cast(Any, lambda: CountingBroker()), (), lambda: [], interval=1, where="test")
+    server = Server(("127.0.0.1", 0), feed)
+    try:
+        for error in (gone(), ValueError("ours")):
+            try:
+                raise error
+            except (OSError, ValueError):
+                server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    printed = capsys.readouterr().err
+    assert gone.__name__ not in printed
+    assert "ValueError: ours" in printed  # any other error is still printed

@@ -7,9 +7,11 @@ has a handful of pages open at most, so threads stay few and the code stays plai
 from __future__ import annotations
 
 import mimetypes
+import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from web.feed import Feed
 
@@ -24,6 +26,13 @@ class Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], feed: Feed) -> None:
         super().__init__(address, Handler)
         self.feed = feed
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went before its answer was written (a page closed; the healthcheck,
+        which reads the status line and hangs up) is no error of ours: no traceback in the
+        logs for it. Anything else is printed, as socketserver does."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
