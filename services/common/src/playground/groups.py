@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import (
     Consumer,
@@ -154,14 +155,18 @@ class Group:
 
 
 def describe(
-    admin: Admin, group_id: str, topic: str | None = None, timeout_s: float = TIMEOUT_S
+    admin: Admin,
+    group_id: str,
+    topic: str | None = None,
+    timeout_s: float = TIMEOUT_S,
+    which: Iterable[int] | None = None,
 ) -> Group:
     """The group's state and members (their partitions of `topic`, or of every topic), and its
-    committed offsets of `topic` (none without one)."""
+    committed offsets of `topic` (none without one; of its partitions `which`, or of all)."""
     description = admin.describe_consumer_groups([group_id], request_timeout=timeout_s)[
         group_id
     ].result(timeout=timeout_s)
-    offsets = committed(admin, group_id, topic, timeout_s) if topic else {}
+    offsets = committed(admin, group_id, topic, timeout_s, which) if topic else {}
     return group(description, offsets, topic)
 
 
@@ -196,11 +201,17 @@ def group(
 
 
 def committed(
-    admin: Admin, group_id: str, topic: str, timeout_s: float = TIMEOUT_S
+    admin: Admin,
+    group_id: str,
+    topic: str,
+    timeout_s: float = TIMEOUT_S,
+    which: Iterable[int] | None = None,
 ) -> dict[int, int]:
-    """partition -> the group's committed offset of `topic`, partitions without one left out;
-    KafkaException if the coordinator does not answer within `timeout_s`."""
-    wanted = [TopicPartition(topic, p) for p in partitions(admin, topic, timeout_s)]
+    """partition -> the group's committed offset of `topic` (of its partitions `which`, or of
+    all), partitions without one left out; KafkaException if the coordinator does not answer
+    within `timeout_s`."""
+    chosen = partitions(admin, topic, timeout_s) if which is None else which
+    wanted = [TopicPartition(topic, p) for p in chosen]
     found = admin.committed(group_id, wanted, timeout_s)
     return {tp.partition: tp.offset for tp in found if tp.offset >= 0}
 
@@ -210,11 +221,18 @@ def group_ids(admin: AdminClient, timeout_s: float = TIMEOUT_S) -> list[str]:
     return [g.group_id for g in listing.valid]
 
 
-def partitions(admin: AdminClient, topic: str, timeout_s: float = TIMEOUT_S) -> list[int]:
-    metadata = admin.list_topics(topic, timeout=timeout_s).topics.get(topic)
-    if metadata is None or metadata.error is not None:
+def metadata(admin: AdminClient, topic: str, timeout_s: float = TIMEOUT_S) -> Any:
+    """The cluster's metadata (its brokers up, the topic's partitions with their leader, replicas
+    and ISR); KafkaException if the topic is not there."""
+    cluster = admin.list_topics(topic, timeout=timeout_s)
+    found = cluster.topics.get(topic)
+    if found is None or found.error is not None:
         raise KafkaException(f"topic {topic!r} not found")
-    return sorted(metadata.partitions)
+    return cluster
+
+
+def partitions(admin: AdminClient, topic: str, timeout_s: float = TIMEOUT_S) -> list[int]:
+    return sorted(metadata(admin, topic, timeout_s).topics[topic].partitions)
 
 
 def end_offsets(

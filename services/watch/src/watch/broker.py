@@ -32,15 +32,17 @@ class Broker:
 
     def snapshot(self, group_ids: tuple[str, ...] = ()) -> Snapshot:
         time = datetime.now(UTC)
+        # One metadata request for the snapshot: the partitions every read below asks about.
+        cluster = groups.metadata(self.admin, self.topic)
+        meta = cluster.topics[self.topic]
+        which = sorted(meta.partitions)
         # Groups first, end offsets last: read in this order, lag is never negative while the
         # producer keeps appending.
         found = [
-            groups.describe(self.admin, g, self.topic)
+            groups.describe(self.admin, g, self.topic, which=which)
             for g in sorted(group_ids or groups.group_ids(self.admin))
         ]
-        ends = groups.end_offsets(self.admin, self.topic)
-        cluster = self.admin.list_topics(self.topic, timeout=groups.TIMEOUT_S)
-        meta = cluster.topics[self.topic]
+        ends = groups.end_offsets(self.admin, self.topic, which)
         partitions = tuple(
             replicated(PartitionView(p, end), meta.partitions.get(p))
             for p, end in sorted(ends.items())
