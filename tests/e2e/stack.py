@@ -22,6 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 ADMIN_TIMEOUT_S = 30
 DRILL_BATCH = 50  # BATCH_SIZE in the drills: the bound on what one hard fault may repeat
+# The checks of the cluster's broker drills (`make chaos` on three brokers), in order.
+BROKER_FAULTS = (
+    "kill -9 leader",
+    "kill -9 coordinator",
+    "rolling restart",
+    "cut off",
+    "two brokers down",
+    "drained",
+)
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 
 

@@ -39,7 +39,7 @@ from playground.groups import Admin
 from playground.host import wait_until
 from playground.kafka import admin_config, consumer_config
 from tests.e2e.conftest import BROKERS
-from tests.e2e.stack import ADMIN_TIMEOUT_S, Stack
+from tests.e2e.stack import ADMIN_TIMEOUT_S, BROKER_FAULTS, Stack
 from tests.e2e.test_scenarios import SHARED, wait_committed_to_end, wait_processed
 from watch.broker import Broker
 from watch.model import BrokerView
@@ -201,15 +201,7 @@ def test_broker_drills_lose_nothing_and_repeat_at_most_a_batch_per_member(
     with capsys.disabled():  # the figures belong in CI's output, pass or fail
         Console(width=160).print(table(report))
         print(f"Topic read back: {report.read_back}")
-    faults = [
-        "kill -9 leader",
-        "kill -9 coordinator",
-        "rolling restart",
-        "cut off",
-        "two brokers down",
-        "drained",
-    ]
-    assert [c.fault for c in report.checks] == [f for f in faults for _ in range(3)]
+    assert [c.fault for c in report.checks] == [f for f in BROKER_FAULTS for _ in range(3)]
     assert (
         report.problems == []
     )  # among them: a delivery reported, or no stall said, with two brokers down

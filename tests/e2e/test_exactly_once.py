@@ -28,19 +28,12 @@ from playground import host
 from playground.groups import Admin
 from playground.kafka import admin_config, consumer_config
 from tests.e2e.conftest import BROKERS
-from tests.e2e.stack import DRILL_BATCH, Stack
+from tests.e2e.stack import BROKER_FAULTS, DRILL_BATCH, Stack
 
 SENT = 10_000
 FAULTS = {
     1: ("kill -9 #1", "kill -9 #2", "kill -9 #3", "broker restart", "drained"),
-    3: (
-        "kill -9 leader",
-        "kill -9 coordinator",
-        "rolling restart",
-        "cut off",
-        "two brokers down",
-        "drained",
-    ),
+    3: BROKER_FAULTS,
 }
 
 
